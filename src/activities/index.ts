@@ -1,0 +1,549 @@
+// Activities run at least once: every one is idempotent, keyed by the workflow's own ids.
+// Clients come in through the factory (DESIGN.md §3), so tests pass real or local dependencies.
+import { Context } from '@temporalio/activity';
+import {
+  ENFORCEMENT_ALERT_AFTER_ATTEMPTS,
+  NOTIFICATION_MAX_ATTEMPTS,
+  type BillingState,
+} from '../workflows/definitions.js';
+import { type Prisma, type PrismaClient, isUniqueViolation } from '../db/client.js';
+import { type Logger } from '../logger.js';
+import { renderEmail, formatAmount, type EmailTemplate } from '../notifications/email-templates.js';
+import {
+  PermanentDeliveryError,
+  type ChatChannel,
+  type ChatMessage,
+  type ChatNotifier,
+  type EmailSender,
+} from '../ports/notifications.js';
+import { type ServerControl } from '../ports/server-control.js';
+import { AccountNotFoundError } from './errors.js';
+
+export { AccountNotFoundError };
+
+export interface ActivityDeps {
+  db: PrismaClient;
+  email: EmailSender;
+  chat: ChatNotifier;
+  servers: ServerControl;
+  logger: Logger;
+  temporalUiUrl: string;
+  temporalNamespace: string;
+  portalUrl: string;
+}
+
+
+export interface TransitionInput {
+  accountId: string;
+  workflowId: string;
+  runId: string;
+  /** Unique within the run, e.g. "3:final_warning". */
+  step: string;
+  to: BillingState;
+  /** Workflow time of the transition (ISO). */
+  at: string;
+  dryRun: boolean;
+  actor?: string;
+  reason?: string;
+  detail?: Record<string, unknown>;
+  retainUntil?: string;
+}
+
+export interface AuditInput {
+  accountId: string;
+  workflowId: string;
+  runId: string;
+  step: string;
+  kind: string;
+  at: string;
+  actor: string;
+  reason?: string;
+  dryRun?: boolean;
+  detail?: Record<string, unknown>;
+}
+
+export interface EmailInput {
+  accountId: string;
+  template: EmailTemplate;
+  idempotencyKey: string;
+  dryRun: boolean;
+  nextActionAt: string | null;
+  at: string;
+  workflowId: string;
+  runId: string;
+}
+
+export interface DiscordInput {
+  accountId: string | null;
+  channel: ChatChannel;
+  idempotencyKey: string;
+  title: string;
+  state?: BillingState;
+  nextActionAt?: string | null;
+  detail?: string;
+  dryRun?: boolean;
+  workflowId?: string;
+}
+
+export type NotificationOutcome = 'sent' | 'logged' | 'already_sent' | 'failed' | 'skipped_dry_run';
+
+const ALLOWED_FROM: Record<BillingState, BillingState[] | 'any'> = {
+  active: 'any',
+  overdue: ['active', 'overdue'],
+  final_warning: ['overdue', 'final_warning'],
+  suspended: ['final_warning', 'suspended'],
+  retained: ['suspended', 'retained'],
+};
+
+const COLORS: Record<BillingState | 'ops', number> = {
+  active: 0x2ecc71,
+  overdue: 0xf1c40f,
+  final_warning: 0xe67e22,
+  suspended: 0xe74c3c,
+  retained: 0x8e44ad,
+  ops: 0x3498db,
+};
+
+function stateFields(to: BillingState, at: Date, retainUntil?: string): Prisma.BillingAccountUpdateManyMutationInput {
+  switch (to) {
+    case 'overdue':
+      return { overdueSince: at };
+    case 'final_warning':
+      return { finalWarningAt: at };
+    case 'suspended':
+      return { suspendedAt: at };
+    case 'retained':
+      return { retainedAt: at, retainUntil: retainUntil ? new Date(retainUntil) : null };
+    case 'active':
+      return {
+        restoredAt: at,
+        overdueSince: null,
+        finalWarningAt: null,
+        suspendedAt: null,
+        retainedAt: null,
+        retainUntil: null,
+        deletionReviewDueAt: null,
+        backupsBlocked: false,
+      };
+  }
+}
+
+function attempt(): number {
+  try {
+    return Context.current().info.attempt;
+  } catch {
+    return 1; // called outside an activity (tests calling the function directly)
+  }
+}
+
+function heartbeat(details: unknown): void {
+  try {
+    Context.current().heartbeat(details);
+  } catch {
+    // not inside an activity
+  }
+}
+
+export function createActivities(deps: ActivityDeps) {
+  const { db, logger } = deps;
+
+  const workflowLink = (workflowId: string) =>
+    `${deps.temporalUiUrl.replace(/\/$/, '')}/namespaces/${encodeURIComponent(deps.temporalNamespace)}/workflows/${encodeURIComponent(workflowId)}`;
+
+  /** Writes an audit row once per idempotency key; true when this call wrote it. */
+  async function writeEventOnce(
+    tx: Prisma.TransactionClient | PrismaClient,
+    row: Prisma.BillingEnforcementEventUncheckedCreateInput,
+  ): Promise<boolean> {
+    const existing = await tx.billingEnforcementEvent.findUnique({
+      where: { idempotencyKey: row.idempotencyKey },
+      select: { id: true },
+    });
+    if (existing) return false;
+    await tx.billingEnforcementEvent.create({ data: row });
+    return true;
+  }
+
+  async function requireAccount(accountId: string) {
+    const account = await db.billingAccount.findUnique({ where: { id: accountId } });
+    if (!account) throw new AccountNotFoundError(accountId);
+    return account;
+  }
+
+  async function applyTransition(input: TransitionInput, kind: string): Promise<{ applied: boolean }> {
+    await requireAccount(input.accountId);
+    const at = new Date(input.at);
+    const idempotencyKey = `${input.workflowId}:${input.runId}:${input.step}`;
+    return db.$transaction(async (tx) => {
+      const wrote = await writeEventOnce(tx, {
+        accountId: input.accountId,
+        kind,
+        step: input.step,
+        actor: input.actor ?? 'workflow',
+        reason: input.reason ?? null,
+        dryRun: input.dryRun,
+        detail: (input.detail ?? {}) as Prisma.InputJsonValue,
+        idempotencyKey,
+        workflowId: input.workflowId,
+        runId: input.runId,
+        occurredAt: at,
+      });
+      if (!wrote) return { applied: false };
+      const from = ALLOWED_FROM[input.to];
+      const updated = await tx.billingAccount.updateMany({
+        where: { id: input.accountId, ...(from === 'any' ? {} : { state: { in: from } }) },
+        data: { state: input.to, workflowId: input.workflowId, ...stateFields(input.to, at, input.retainUntil) },
+      });
+      if (updated.count === 0) {
+        logger.warn({ accountId: input.accountId, to: input.to, step: input.step }, 'account was not in an expected state for this transition');
+      }
+      return { applied: true };
+    });
+  }
+
+  /**
+   * The notification ledger: one row per idempotency key; a key already sent is never sent
+   * again. Failures are retried by Temporal up to NOTIFICATION_MAX_ATTEMPTS, then recorded
+   * failed and alerted — the ladder goes on (notifications fail soft).
+   */
+  async function deliver(
+    ledger: { accountId: string | null; channel: 'email' | 'discord_billing' | 'discord_ops'; template: string; idempotencyKey: string; subject: string },
+    send: () => Promise<{ providerMessageId: string | null }>,
+    recording: boolean,
+  ): Promise<NotificationOutcome> {
+    let row = await db.notification.findUnique({ where: { idempotencyKey: ledger.idempotencyKey } });
+    if (!row) {
+      try {
+        row = await db.notification.create({ data: { ...ledger, status: 'pending' } });
+      } catch (error) {
+        if (!isUniqueViolation(error)) throw error;
+        row = await db.notification.findUniqueOrThrow({ where: { idempotencyKey: ledger.idempotencyKey } });
+      }
+    }
+    if (row.status === 'sent' || row.status === 'logged') return 'already_sent';
+    if (row.status === 'failed') return 'failed';
+    try {
+      const { providerMessageId } = await send();
+      await db.notification.update({
+        where: { id: row.id },
+        data: { status: recording ? 'logged' : 'sent', providerMessageId, sentAt: new Date(), attempts: { increment: 1 }, error: null },
+      });
+      return recording ? 'logged' : 'sent';
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      const permanent = error instanceof PermanentDeliveryError;
+      const lastAttempt = permanent || attempt() >= NOTIFICATION_MAX_ATTEMPTS;
+      await db.notification.update({
+        where: { id: row.id },
+        data: { attempts: { increment: 1 }, error: message.slice(0, 1000), ...(lastAttempt ? { status: 'failed' } : {}) },
+      });
+      if (!lastAttempt) throw error;
+      logger.error({ idempotencyKey: ledger.idempotencyKey, channel: ledger.channel, err: message }, 'notification failed for good');
+      if (ledger.channel !== 'discord_ops') {
+        await alertOps({
+          accountId: ledger.accountId,
+          idempotencyKey: `${ledger.idempotencyKey}:failed`,
+          title: `Notification failed: ${ledger.template}`,
+          detail: `${ledger.channel} delivery failed after ${attempt()} attempt(s): ${message.slice(0, 300)}`,
+        });
+      }
+      return 'failed';
+    }
+  }
+
+  function chatMessage(input: DiscordInput): ChatMessage {
+    const fields: { name: string; value: string }[] = [];
+    if (input.accountId) fields.push({ name: 'Account', value: input.accountId });
+    if (input.state) fields.push({ name: 'State', value: input.state });
+    if (input.nextActionAt) fields.push({ name: 'Next action', value: new Date(input.nextActionAt).toISOString() });
+    if (input.dryRun) fields.push({ name: 'Mode', value: 'dry-run (nothing was done to the customer)' });
+    return {
+      title: input.title,
+      description: input.detail ?? '',
+      fields,
+      color: input.channel === 'ops' ? COLORS.ops : COLORS[input.state ?? 'overdue'],
+      ...(input.workflowId ? { url: workflowLink(input.workflowId) } : {}),
+    };
+  }
+
+  async function alertOps(input: { accountId: string | null; idempotencyKey: string; title: string; detail: string; workflowId?: string }) {
+    const message = chatMessage({ ...input, channel: 'ops' });
+    return deliver(
+      { accountId: input.accountId, channel: 'discord_ops', template: 'ops_alert', idempotencyKey: input.idempotencyKey, subject: input.title },
+      () => deps.chat.post('ops', message),
+      deps.chat.kind === 'recording',
+    );
+  }
+
+  /** Enforcement actions retry until they succeed; ops is told once when they keep failing. */
+  async function enforcing<T>(what: string, accountId: string, key: string, action: () => Promise<T>): Promise<T> {
+    try {
+      return await action();
+    } catch (error) {
+      if (error instanceof AccountNotFoundError) throw error;
+      if (attempt() === ENFORCEMENT_ALERT_AFTER_ATTEMPTS) {
+        const message = error instanceof Error ? error.message : String(error);
+        await alertOps({
+          accountId,
+          idempotencyKey: `${key}:repeated-failure`,
+          title: `Enforcement action keeps failing: ${what}`,
+          detail: `Attempt ${attempt()} failed: ${message.slice(0, 300)}. Temporal keeps retrying with backoff.`,
+        }).catch((alertError: unknown) => logger.error({ err: String(alertError) }, 'could not alert ops'));
+      }
+      throw error;
+    }
+  }
+
+  return {
+    async loadAccountFlags(input: { accountId: string }): Promise<{ exempt: boolean; disputed: boolean }> {
+      const account = await requireAccount(input.accountId);
+      return { exempt: account.enforcementExempt, disputed: account.disputed };
+    },
+
+    async recordTransition(input: TransitionInput): Promise<{ applied: boolean }> {
+      return enforcing('record transition', input.accountId, `${input.workflowId}:${input.runId}:${input.step}`, () =>
+        applyTransition(input, `transition:${input.to}`),
+      );
+    },
+
+    async markRetained(input: TransitionInput & { retainUntil: string }): Promise<{ applied: boolean }> {
+      return enforcing('mark retained', input.accountId, `${input.workflowId}:${input.runId}:${input.step}`, () =>
+        applyTransition({ ...input, to: 'retained' }, 'transition:retained'),
+      );
+    },
+
+    async flagDeletionReview(input: AuditInput & { dueAt: string }): Promise<{ applied: boolean }> {
+      return enforcing('flag deletion review', input.accountId, `${input.workflowId}:${input.runId}:${input.step}`, async () => {
+        await requireAccount(input.accountId);
+        return db.$transaction(async (tx) => {
+          const wrote = await writeEventOnce(tx, {
+            accountId: input.accountId,
+            kind: 'deletion_review_due',
+            step: input.step,
+            actor: 'workflow',
+            dryRun: input.dryRun ?? false,
+            detail: { dueAt: input.dueAt, note: 'Eligible for deletion review. Nothing is deleted automatically.' },
+            idempotencyKey: `${input.workflowId}:${input.runId}:${input.step}`,
+            workflowId: input.workflowId,
+            runId: input.runId,
+            occurredAt: new Date(input.at),
+          });
+          if (wrote) {
+            await tx.billingAccount.updateMany({
+              where: { id: input.accountId, state: 'retained' },
+              data: { deletionReviewDueAt: new Date(input.dueAt) },
+            });
+          }
+          return { applied: wrote };
+        });
+      });
+    },
+
+    async recordAudit(input: AuditInput): Promise<{ applied: boolean }> {
+      await requireAccount(input.accountId);
+      const applied = await writeEventOnce(db, {
+        accountId: input.accountId,
+        kind: input.kind,
+        step: input.step,
+        actor: input.actor,
+        reason: input.reason ?? null,
+        dryRun: input.dryRun ?? false,
+        detail: (input.detail ?? {}) as Prisma.InputJsonValue,
+        idempotencyKey: `${input.workflowId}:${input.runId}:${input.step}`,
+        workflowId: input.workflowId,
+        runId: input.runId,
+        occurredAt: new Date(input.at),
+      });
+      return { applied };
+    },
+
+    async sendCustomerEmail(input: EmailInput): Promise<NotificationOutcome> {
+      const account = await requireAccount(input.accountId);
+      if (input.dryRun) {
+        await writeEventOnce(db, {
+          accountId: input.accountId,
+          kind: 'would_send_email',
+          step: input.template,
+          actor: 'workflow',
+          dryRun: true,
+          detail: { template: input.template },
+          idempotencyKey: `${input.idempotencyKey}:dry-run`,
+          workflowId: input.workflowId,
+          runId: input.runId,
+          occurredAt: new Date(input.at),
+        });
+        return 'skipped_dry_run';
+      }
+      const invoices = await db.invoice.findMany({
+        where: { accountId: input.accountId, status: { in: ['open', 'uncollectible'] } },
+        orderBy: { lastEventCreatedAt: 'desc' },
+      });
+      const amountDueCents = invoices.length ? invoices.reduce((sum, i) => sum + i.amountDue, 0) : null;
+      const rendered = renderEmail(input.template, {
+        accountName: account.name ?? 'there',
+        amountDueCents,
+        currency: invoices[0]?.currency ?? null,
+        hostedInvoiceUrl: invoices[0]?.hostedInvoiceUrl ?? null,
+        portalUrl: deps.portalUrl,
+        nextActionAt: input.nextActionAt ? new Date(input.nextActionAt) : null,
+      });
+      const to = account.email;
+      return deliver(
+        { accountId: input.accountId, channel: 'email', template: input.template, idempotencyKey: input.idempotencyKey, subject: rendered.subject },
+        () => {
+          if (!to) throw new PermanentDeliveryError('the account has no email address');
+          return deps.email.send({ to, ...rendered, idempotencyKey: input.idempotencyKey });
+        },
+        deps.email.kind === 'recording',
+      );
+    },
+
+    async notifyDiscord(input: DiscordInput): Promise<NotificationOutcome> {
+      const message = chatMessage(input);
+      return deliver(
+        {
+          accountId: input.accountId,
+          channel: input.channel === 'ops' ? 'discord_ops' : 'discord_billing',
+          template: input.title,
+          idempotencyKey: input.idempotencyKey,
+          subject: input.title,
+        },
+        () => deps.chat.post(input.channel, message),
+        deps.chat.kind === 'recording',
+      );
+    },
+
+    async setBackupsBlocked(input: { accountId: string; blocked: boolean; dryRun: boolean; idempotencyKey: string; at: string; workflowId: string; runId: string }): Promise<void> {
+      await enforcing('set backups blocked', input.accountId, input.idempotencyKey, async () => {
+        await requireAccount(input.accountId);
+        if (input.dryRun) {
+          await writeEventOnce(db, {
+            accountId: input.accountId,
+            kind: input.blocked ? 'would_block_backups' : 'would_unblock_backups',
+            actor: 'workflow',
+            dryRun: true,
+            idempotencyKey: `${input.idempotencyKey}:dry-run`,
+            workflowId: input.workflowId,
+            runId: input.runId,
+            occurredAt: new Date(input.at),
+          });
+          return;
+        }
+        await db.billingAccount.update({ where: { id: input.accountId }, data: { backupsBlocked: input.blocked } });
+      });
+    },
+
+    /**
+     * Stops every server of the account: remembers the power state first (so a retry after a
+     * crash cannot mistake "stopped by us" for "was stopped"), then graceful shutdown with a
+     * hard stop after the timeout, then marks it billing-suspended. Heartbeats per server.
+     */
+    async suspendServers(input: { accountId: string; dryRun: boolean; shutdownTimeoutMs: number; at: string; workflowId: string; runId: string; step: string }): Promise<{ suspended: number[]; alreadySuspended: number[]; wouldSuspend: number[] }> {
+      return enforcing('suspend servers', input.accountId, `${input.workflowId}:${input.runId}:${input.step}`, async () => {
+        const servers = await db.server.findMany({ where: { accountId: input.accountId }, orderBy: { vmid: 'asc' } });
+        const result = { suspended: [] as number[], alreadySuspended: [] as number[], wouldSuspend: [] as number[] };
+        if (input.dryRun) {
+          result.wouldSuspend = servers.filter((s) => !s.billingSuspended).map((s) => s.vmid);
+          await writeEventOnce(db, {
+            accountId: input.accountId,
+            kind: 'would_suspend_servers',
+            step: input.step,
+            actor: 'workflow',
+            dryRun: true,
+            detail: { vmids: result.wouldSuspend },
+            idempotencyKey: `${input.workflowId}:${input.runId}:${input.step}:dry-run`,
+            workflowId: input.workflowId,
+            runId: input.runId,
+            occurredAt: new Date(input.at),
+          });
+          return result;
+        }
+        for (const server of servers) {
+          heartbeat({ vmid: server.vmid });
+          if (server.billingSuspended) {
+            result.alreadySuspended.push(server.vmid);
+            continue;
+          }
+          const ref = { vmid: server.vmid, node: server.node, kind: server.kind };
+          let before = server.powerStateBeforeSuspend;
+          if (!before) {
+            before = await deps.servers.status(ref);
+            await db.server.update({ where: { id: server.id }, data: { powerStateBeforeSuspend: before } });
+          }
+          await deps.servers.shutdown(ref, input.shutdownTimeoutMs);
+          await db.server.update({
+            where: { id: server.id },
+            data: { billingSuspended: true, suspendedAt: new Date(input.at) },
+          });
+          result.suspended.push(server.vmid);
+        }
+        return result;
+      });
+    },
+
+    /** Lifts the suspension; starts only the servers that were running before it. */
+    async restoreServers(input: { accountId: string; restart: boolean; dryRun: boolean; workflowId: string; runId: string; step: string }): Promise<{ started: number[]; unmarked: number[] }> {
+      return enforcing('restore servers', input.accountId, `${input.workflowId}:${input.runId}:${input.step}`, async () => {
+        const servers = await db.server.findMany({ where: { accountId: input.accountId, billingSuspended: true }, orderBy: { vmid: 'asc' } });
+        const result = { started: [] as number[], unmarked: [] as number[] };
+        for (const server of servers) {
+          heartbeat({ vmid: server.vmid });
+          const ref = { vmid: server.vmid, node: server.node, kind: server.kind };
+          if (input.restart && server.powerStateBeforeSuspend === 'running' && (await deps.servers.status(ref)) !== 'running') {
+            await deps.servers.start(ref);
+            result.started.push(server.vmid);
+          }
+          await db.server.update({
+            where: { id: server.id },
+            data: { billingSuspended: false, powerStateBeforeSuspend: null, suspendedAt: null },
+          });
+          result.unmarked.push(server.vmid);
+        }
+        return result;
+      });
+    },
+
+    /**
+     * Circuit breaker input, taken atomically: an advisory lock serialises the count and the
+     * claim across every workflow, so a storm of suspensions cannot all slip under the threshold.
+     * A slot already claimed by this step is granted again (retries are idempotent).
+     */
+    async claimSuspensionSlot(input: { accountId: string; workflowId: string; runId: string; step: string; at: string; threshold: number; windowMs: number; dryRun: boolean; bypass: boolean }): Promise<{ granted: boolean; recentSuspensions: number }> {
+      const idempotencyKey = `${input.workflowId}:${input.runId}:${input.step}`;
+      const at = new Date(input.at);
+      return db.$transaction(async (tx) => {
+        await tx.$executeRaw`SELECT pg_advisory_xact_lock(7240001)`;
+        const recent = await tx.billingEnforcementEvent.count({
+          where: { kind: 'suspension_slot', dryRun: input.dryRun, occurredAt: { gt: new Date(at.getTime() - input.windowMs), lte: at } },
+        });
+        const mine = await tx.billingEnforcementEvent.findUnique({ where: { idempotencyKey }, select: { id: true } });
+        if (mine) return { granted: true, recentSuspensions: recent };
+        if (recent >= input.threshold && !input.bypass) return { granted: false, recentSuspensions: recent };
+        await tx.billingEnforcementEvent.create({
+          data: {
+            accountId: input.accountId,
+            kind: 'suspension_slot',
+            step: input.step,
+            actor: 'workflow',
+            dryRun: input.dryRun,
+            detail: { recentSuspensions: recent, threshold: input.threshold, bypass: input.bypass },
+            idempotencyKey,
+            workflowId: input.workflowId,
+            runId: input.runId,
+            occurredAt: at,
+          },
+        });
+        return { granted: true, recentSuspensions: recent + 1 };
+      });
+    },
+
+    /** For the Discord summaries: the amount due across the account's open invoices. */
+    async describeBalance(input: { accountId: string }): Promise<string> {
+      const invoices = await db.invoice.findMany({ where: { accountId: input.accountId, status: { in: ['open', 'uncollectible'] } } });
+      if (!invoices.length) return 'unknown';
+      return formatAmount(invoices.reduce((s, i) => s + i.amountDue, 0), invoices[0]?.currency ?? null);
+    },
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;

@@ -1,0 +1,195 @@
+// The one place the environment is read. Every process validates it at start-up and stops
+// with a message naming each bad variable and what it expects (see .env.example).
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { type EnforcementPolicy } from '../workflows/definitions.js';
+
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
+
+const bool = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'expected true or false' })
+    .default(fallback ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const positiveNumber = (fallback: number, what: string) =>
+  z.coerce.number({ message: `expected ${what}` }).positive({ message: `expected ${what}` }).default(fallback);
+
+const token = z
+  .string({ message: 'expected a secret of at least 24 characters' })
+  .min(24, { message: 'expected a secret of at least 24 characters' });
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+const optionalUrl = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()))
+  .pipe(z.url({ message: 'expected an http(s) URL' }).optional());
+
+export const envSchema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+
+    DATABASE_URL: z
+      .string({ message: 'expected a postgresql:// connection string' })
+      .regex(/^postgres(ql)?:\/\/.+/, { message: 'expected a postgresql:// connection string' }),
+
+    TEMPORAL_ADDRESS: z
+      .string()
+      .regex(/^[^\s:]+:\d{1,5}$/, { message: 'expected host:port, e.g. localhost:7233' })
+      .default('localhost:7233'),
+    TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+    TEMPORAL_TASK_QUEUE: z.string().min(1).default('billing-enforcement'),
+    TEMPORAL_UI_URL: z.url({ message: 'expected the Temporal Web UI base URL' }).default('http://localhost:8233'),
+    TEMPORAL_API_KEY: optionalString,
+    TEMPORAL_TLS: bool(false),
+    TEMPORAL_TLS_CERT_PATH: optionalString,
+    TEMPORAL_TLS_KEY_PATH: optionalString,
+    TEMPORAL_TLS_CA_PATH: optionalString,
+
+    HOST: z.string().min(1).default('127.0.0.1'),
+    PORT: z.coerce
+      .number({ message: 'expected a TCP port (1-65535)' })
+      .int({ message: 'expected a TCP port (1-65535)' })
+      .min(1, { message: 'expected a TCP port (1-65535)' })
+      .max(65535, { message: 'expected a TCP port (1-65535)' })
+      .default(3000),
+    INTERNAL_API_TOKEN: token,
+    ADMIN_TOKEN: token,
+
+    STRIPE_WEBHOOK_SECRET: z
+      .string({ message: 'expected one or more whsec_… secrets separated by commas' })
+      .transform((v) =>
+        v
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+      )
+      .pipe(
+        z
+          .array(z.string().startsWith('whsec_', { message: 'each secret must start with whsec_' }))
+          .min(1, { message: 'expected one or more whsec_… secrets separated by commas' }),
+      ),
+    STRIPE_SECRET_KEY: optionalString,
+
+    ENFORCEMENT_MODE: z
+      .enum(['dry-run', 'enforce'], { message: 'expected dry-run or enforce' })
+      .default('dry-run'),
+    POLICY_VERSION: optionalString,
+    POLICY_FINAL_WARNING_AFTER_HOURS: positiveNumber(72, 'a number of hours > 0'),
+    POLICY_SUSPEND_AFTER_HOURS: positiveNumber(120, 'a number of hours > 0'),
+    POLICY_RETAIN_AFTER_DAYS: positiveNumber(14, 'a number of days > 0'),
+    POLICY_RETENTION_DAYS: positiveNumber(30, 'a number of days > 0'),
+    POLICY_RESTART_SERVERS_ON_RESTORE: bool(true),
+    POLICY_MIN_AMOUNT_DUE_CENTS: z.coerce
+      .number({ message: 'expected a whole number of cents >= 0' })
+      .int()
+      .min(0)
+      .default(100),
+    POLICY_SUSPENSION_BREAKER_THRESHOLD: positiveNumber(25, 'a number of suspensions > 0'),
+    POLICY_SUSPENSION_BREAKER_WINDOW_MINUTES: positiveNumber(60, 'a number of minutes > 0'),
+    POLICY_SHUTDOWN_TIMEOUT_SECONDS: positiveNumber(120, 'a number of seconds > 0'),
+
+    RESEND_API_KEY: optionalString,
+    EMAIL_FROM: z.string().min(3).default('Billing <billing@localhost>'),
+    EMAIL_REPLY_TO: optionalString,
+    PORTAL_URL: z.url({ message: 'expected the customer Portal base URL' }).default('http://localhost:5173'),
+    DISCORD_BILLING_WEBHOOK_URL: optionalUrl,
+    DISCORD_OPS_WEBHOOK_URL: optionalUrl,
+
+    // The Proxmox VE adapter is tracked in its own issue; until then only the recording one exists.
+    SERVER_CONTROL: z.enum(['recording'], { message: 'expected recording' }).default('recording'),
+  })
+  .superRefine((env, ctx) => {
+    if (env.POLICY_SUSPEND_AFTER_HOURS <= env.POLICY_FINAL_WARNING_AFTER_HOURS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['POLICY_SUSPEND_AFTER_HOURS'],
+        message: 'must be later than POLICY_FINAL_WARNING_AFTER_HOURS',
+      });
+    }
+    if (env.POLICY_RETAIN_AFTER_DAYS * 24 <= env.POLICY_SUSPEND_AFTER_HOURS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['POLICY_RETAIN_AFTER_DAYS'],
+        message: 'must be later than POLICY_SUSPEND_AFTER_HOURS',
+      });
+    }
+    if (env.INTERNAL_API_TOKEN === env.ADMIN_TOKEN) {
+      ctx.addIssue({ code: 'custom', path: ['ADMIN_TOKEN'], message: 'must differ from INTERNAL_API_TOKEN' });
+    }
+  });
+
+export type Env = z.infer<typeof envSchema>;
+
+export interface Config {
+  env: Env;
+  policy: EnforcementPolicy;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: { variable: string; message: string }[]) {
+    super(
+      'Invalid configuration:\n' +
+        problems.map((p) => `  - ${p.variable}: ${p.message}`).join('\n') +
+        '\nSee .env.example for every variable and its meaning.',
+    );
+    this.name = 'ConfigError';
+  }
+}
+
+export function policyFromEnv(env: Env): EnforcementPolicy {
+  const body = {
+    finalWarningAfterMs: env.POLICY_FINAL_WARNING_AFTER_HOURS * HOUR_MS,
+    suspendAfterMs: env.POLICY_SUSPEND_AFTER_HOURS * HOUR_MS,
+    retainAfterMs: env.POLICY_RETAIN_AFTER_DAYS * DAY_MS,
+    retentionMs: env.POLICY_RETENTION_DAYS * DAY_MS,
+    restartServersOnRestore: env.POLICY_RESTART_SERVERS_ON_RESTORE,
+    dryRun: env.ENFORCEMENT_MODE === 'dry-run',
+    minAmountDueCents: env.POLICY_MIN_AMOUNT_DUE_CENTS,
+    suspensionBreaker: {
+      threshold: env.POLICY_SUSPENSION_BREAKER_THRESHOLD,
+      windowMs: env.POLICY_SUSPENSION_BREAKER_WINDOW_MINUTES * 60_000,
+    },
+    shutdownTimeoutMs: env.POLICY_SHUTDOWN_TIMEOUT_SECONDS * 1000,
+  };
+  // A running workflow keeps the policy it started with; the version names that policy.
+  const version =
+    env.POLICY_VERSION ?? `p-${createHash('sha256').update(JSON.stringify(body)).digest('hex').slice(0, 10)}`;
+  return { version, ...body };
+}
+
+export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = envSchema.safeParse(source);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => ({
+        variable: issue.path.map(String).join('.') || '(environment)',
+        message:
+          issue.code === 'invalid_type' && issue.input === undefined
+            ? `is missing (${issue.message})`
+            : issue.message,
+      })),
+    );
+  }
+  return { env: parsed.data, policy: policyFromEnv(parsed.data) };
+}
+
+/** For process entry points: print the problems and exit non-zero instead of a stack trace. */
+export function loadConfigOrExit(source: NodeJS.ProcessEnv = process.env): Config {
+  try {
+    return loadConfig(source);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(78); // EX_CONFIG
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,22 @@
+import { type Client } from '@temporalio/client';
+import proto from '@temporalio/proto';
+
+const { temporal } = proto;
+import { SEARCH_ATTRIBUTES } from '../workflows/definitions.js';
+
+const INDEXED: Record<string, temporal.api.enums.v1.IndexedValueType> = {
+  KEYWORD: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+  DATETIME: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
+};
+
+/** Registers DESIGN.md §2's custom search attributes; idempotent (existing ones are kept). */
+export async function registerSearchAttributes(client: Client, namespace: string): Promise<string[]> {
+  const existing = await client.connection.operatorService.listSearchAttributes({ namespace });
+  const missing = SEARCH_ATTRIBUTES.filter((key) => !(key.name in (existing.customAttributes ?? {})));
+  if (missing.length === 0) return [];
+  await client.connection.operatorService.addSearchAttributes({
+    namespace,
+    searchAttributes: Object.fromEntries(missing.map((key) => [key.name, INDEXED[key.type]!])),
+  });
+  return missing.map((key) => key.name);
+}

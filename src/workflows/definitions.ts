@@ -1,0 +1,214 @@
+// Everything the workflow and its clients (webhook, admin API, CLI, tests) share: names,
+// message definitions, input/output types. Deterministic code only: importable by the workflow.
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import { z } from 'zod';
+
+export const TASK_QUEUE = 'billing-enforcement';
+export const WORKFLOW_ID_PREFIX = 'billing-enforcement:';
+
+/** Account and Stripe ids only: workflow ids are visible everywhere, so never an email. */
+export function workflowIdFor(accountId: string): string {
+  return `${WORKFLOW_ID_PREFIX}${accountId}`;
+}
+
+export const BILLING_STATES = ['active', 'overdue', 'final_warning', 'suspended', 'retained'] as const;
+export type BillingState = (typeof BILLING_STATES)[number];
+
+/** The rungs after the first: what the ladder does next. */
+export type Rung = 'final_warning' | 'suspended' | 'retained' | 'deletion_review';
+
+export interface EnforcementPolicy {
+  version: string;
+  finalWarningAfterMs: number;
+  suspendAfterMs: number;
+  retainAfterMs: number;
+  /** How long a retained account is kept before it is due for a (human) deletion review. */
+  retentionMs: number;
+  restartServersOnRestore: boolean;
+  /** ENFORCEMENT_MODE=dry-run: record and alert, never touch the customer. */
+  dryRun: boolean;
+  minAmountDueCents: number;
+  suspensionBreaker: { threshold: number; windowMs: number };
+  shutdownTimeoutMs: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Search attributes (registered by `npm run dev` / the deploy step; see src/temporal/search-attributes.ts)
+
+export const BillingAccountId = defineSearchAttributeKey('BillingAccountId', SearchAttributeType.KEYWORD);
+export const BillingStateAttr = defineSearchAttributeKey('BillingState', SearchAttributeType.KEYWORD);
+export const BillingOverdueSince = defineSearchAttributeKey('BillingOverdueSince', SearchAttributeType.DATETIME);
+export const BillingNextActionAt = defineSearchAttributeKey('BillingNextActionAt', SearchAttributeType.DATETIME);
+export const SEARCH_ATTRIBUTES = [BillingAccountId, BillingStateAttr, BillingOverdueSince, BillingNextActionAt];
+
+// ---------------------------------------------------------------------------------------------
+// Signals
+
+export interface PaymentFailed {
+  invoiceId: string;
+  eventId: string;
+  /** ISO time of the Stripe event. */
+  at: string;
+  amountDue?: number;
+  currency?: string;
+}
+
+export interface InvoiceSettled {
+  invoiceId: string;
+  how: 'paid' | 'voided';
+  eventId: string;
+  at: string;
+}
+
+export interface DisputeOpened {
+  disputeId: string;
+  eventId: string;
+  at: string;
+}
+
+export const paymentFailedSignal = defineSignal<[PaymentFailed]>('paymentFailed');
+export const invoiceSettledSignal = defineSignal<[InvoiceSettled]>('invoiceSettled');
+export const disputeOpenedSignal = defineSignal<[DisputeOpened]>('disputeOpened');
+
+// ---------------------------------------------------------------------------------------------
+// Updates: every admin operation names who did it and why, and is audited by the workflow.
+
+const actorAndReason = {
+  actor: z.string().trim().min(1, 'actor is required').max(200),
+  reason: z.string().trim().min(3, 'reason is required (at least 3 characters)').max(1000),
+};
+
+export const adminInputSchema = z.object(actorAndReason).strict();
+export const extendGraceInputSchema = z
+  .object({ ...actorAndReason, hours: z.number().positive('hours must be > 0').max(24 * 90, 'at most 90 days') })
+  .strict();
+
+export type AdminInput = z.infer<typeof adminInputSchema>;
+export type ExtendGraceInput = z.infer<typeof extendGraceInputSchema>;
+
+export const pauseUpdate = defineUpdate<EnforcementStatus, [AdminInput]>('pause');
+export const resumeUpdate = defineUpdate<EnforcementStatus, [AdminInput]>('resume');
+export const extendGraceUpdate = defineUpdate<EnforcementStatus, [ExtendGraceInput]>('extendGrace');
+export const forceRestoreUpdate = defineUpdate<EnforcementStatus, [AdminInput]>('forceRestore');
+export const releaseSuspensionHoldUpdate = defineUpdate<EnforcementStatus, [AdminInput]>('releaseSuspensionHold');
+export const approveDeletionReviewUpdate = defineUpdate<EnforcementStatus, [AdminInput]>('approveDeletionReview');
+
+export const ADMIN_UPDATES = {
+  pause: pauseUpdate,
+  resume: resumeUpdate,
+  extendGrace: extendGraceUpdate,
+  forceRestore: forceRestoreUpdate,
+  releaseSuspensionHold: releaseSuspensionHoldUpdate,
+  approveDeletionReview: approveDeletionReviewUpdate,
+} as const;
+export type AdminUpdateName = keyof typeof ADMIN_UPDATES;
+
+// ---------------------------------------------------------------------------------------------
+// Query
+
+export interface OpenInvoice {
+  invoiceId: string;
+  firstFailedAt: string;
+  failures: number;
+  amountDue?: number;
+  currency?: string;
+}
+
+export interface HistoryEntry {
+  at: string;
+  kind: string;
+  state: BillingState;
+  /** What was done at this step, e.g. "email:final_warning", "backups blocked". */
+  actions?: string[];
+  detail?: string;
+}
+
+export interface AdminMark {
+  actor: string;
+  reason: string;
+  at: string;
+}
+
+export interface EnforcementStatus {
+  accountId: string;
+  state: BillingState;
+  policyVersion: string;
+  dryRun: boolean;
+  overdueSince: string | null;
+  openInvoices: OpenInvoice[];
+  nextAction: { rung: Rung; at: string } | null;
+  paused: AdminMark | null;
+  disputeFrozen: { disputeId: string; at: string } | null;
+  suspensionHold: { since: string; recentSuspensions: number; threshold: number } | null;
+  graceExtendedHours: number;
+  retainUntil: string | null;
+  deletionReviewDueAt: string | null;
+  deletionReviewApproval: AdminMark | null;
+  restored: { at: string; by: string } | null;
+  history: HistoryEntry[];
+}
+
+export const statusQuery = defineQuery<EnforcementStatus>('status');
+
+// ---------------------------------------------------------------------------------------------
+// Workflow input: the policy is resolved once, at start; continueAsNew carries the state.
+
+export interface CarriedState {
+  state: BillingState;
+  overdueSince: string | null;
+  openInvoices: OpenInvoice[];
+  settledInvoiceIds: string[];
+  appliedEventIds: string[];
+  /** Extensions and time spent paused push every later rung back by this much. */
+  shiftMs: number;
+  graceExtendedHours: number;
+  paused: AdminMark | null;
+  /** When the ladder last stopped moving (pause or dispute freeze); resume shifts the rungs. */
+  haltedSince: string | null;
+  disputeFrozen: { disputeId: string; at: string } | null;
+  suspensionHold: { since: string; recentSuspensions: number; threshold: number } | null;
+  suspensionHoldReleased: AdminMark | null;
+  retainUntil: string | null;
+  deletionReviewDueAt: string | null;
+  deletionReviewApproval: AdminMark | null;
+  history: HistoryEntry[];
+  /** Counts steps across continueAsNew, so audit keys stay unique per ladder. */
+  stepSeq: number;
+}
+
+export interface EnforcementInput {
+  accountId: string;
+  policy: EnforcementPolicy;
+  carried?: CarriedState;
+  /**
+   * Continue as new once history reaches this many events, in addition to the server's own
+   * suggestion (tests use a small number to exercise the hand-over).
+   */
+  continueAsNewAfterEvents?: number;
+  /**
+   * Upsert the Billing* search attributes (default true). Only the time-skipping test server
+   * turns this off: it has no OperatorService, so custom attributes cannot be registered there.
+   */
+  publishSearchAttributes?: boolean;
+}
+
+export interface EnforcementResult {
+  accountId: string;
+  outcome: 'restored' | 'nothing_overdue';
+  finalState: BillingState;
+  restoredBy: string | null;
+}
+
+/** Permanent activity failures (named error classes thrown by the activities). */
+export const NON_RETRYABLE_ERROR_TYPES = ['AccountNotFoundError'];
+
+/** Notifications fail soft: after this many attempts they are recorded failed and alerted. */
+export const NOTIFICATION_MAX_ATTEMPTS = 5;
+/** Enforcement actions retry forever; from this attempt on, ops hears about it (once). */
+export const ENFORCEMENT_ALERT_AFTER_ATTEMPTS = 5;
+
+/** The most applied Stripe event ids a run remembers (the webhook's event log is the real guard). */
+export const MAX_REMEMBERED_EVENT_IDS = 500;
+/** The most history entries kept in the status query. */
+export const MAX_HISTORY = 100;

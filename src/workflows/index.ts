@@ -1,0 +1,3 @@
+// The worker's workflow bundle entry point.
+export { billingEnforcementWorkflow } from './billing-enforcement.js';
+export { sleepDaysWorkflow } from './sleep-days.js';

