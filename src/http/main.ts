@@ -1,0 +1,27 @@
+// The HTTP service process. SIGTERM / SIGINT: stop accepting, finish in-flight requests, exit.
+import { loadConfigOrExit } from '../config/env.js';
+import { createPrisma } from '../db/client.js';
+import { createLogger } from '../logger.js';
+import { connectClient } from '../temporal/connection.js';
+import { buildServer } from './server.js';
+
+const config = loadConfigOrExit();
+const logger = createLogger(config.env.LOG_LEVEL, 'http');
+const db = createPrisma(config.env.DATABASE_URL);
+const temporal = await connectClient(config.env);
+const app = buildServer({ config, db, temporal, logger });
+
+let stopping = false;
+async function stop(signal: string) {
+  if (stopping) return;
+  stopping = true;
+  logger.info({ signal }, 'http service stopping');
+  await app.close();
+  await temporal.connection.close();
+  await db.$disconnect();
+  process.exit(0);
+}
+process.on('SIGTERM', () => void stop('SIGTERM'));
+process.on('SIGINT', () => void stop('SIGINT'));
+
+await app.listen({ host: config.env.HOST, port: config.env.PORT });

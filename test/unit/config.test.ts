@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config/env.js';
+
+const valid = {
+  DATABASE_URL: 'postgresql://u:p@localhost:5432/billing',
+  INTERNAL_API_TOKEN: 'internal-token-0123456789abcdef',
+  ADMIN_TOKEN: 'admin-token-0123456789abcdef0000',
+  STRIPE_WEBHOOK_SECRET: 'whsec_one, whsec_two',
+};
+
+function problemsOf(env: Record<string, string>) {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as ConfigError).problems;
+  }
+  throw new Error('expected the configuration to be rejected');
+}
+
+describe('configuration', () => {
+  it('accepts a minimal valid environment and applies the documented defaults', () => {
+    const { env, policy } = loadConfig(valid);
+    expect(env.PORT).toBe(3000);
+    expect(env.TEMPORAL_ADDRESS).toBe('localhost:7233');
+    expect(env.TEMPORAL_TASK_QUEUE).toBe('billing-enforcement');
+    expect(env.ENFORCEMENT_MODE).toBe('dry-run');
+    expect(env.STRIPE_WEBHOOK_SECRET).toEqual(['whsec_one', 'whsec_two']);
+    expect(policy.finalWarningAfterMs).toBe(72 * 3_600_000);
+    expect(policy.suspendAfterMs).toBe(120 * 3_600_000);
+    expect(policy.retainAfterMs).toBe(14 * 86_400_000);
+    expect(policy.retentionMs).toBe(30 * 86_400_000);
+    expect(policy.dryRun).toBe(true);
+    expect(policy.version).toMatch(/^p-[0-9a-f]{10}$/);
+  });
+
+  it('names a missing variable and what it expects', () => {
+    const { DATABASE_URL: _omit, ...rest } = valid;
+    const problems = problemsOf(rest);
+    expect(problems).toEqual([{ variable: 'DATABASE_URL', message: expect.stringMatching(/missing.*postgresql:\/\//) }]);
+  });
+
+  it('names each invalid variable with what is expected', () => {
+    const problems = problemsOf({ ...valid, PORT: 'eighty', ENFORCEMENT_MODE: 'yolo', STRIPE_WEBHOOK_SECRET: 'sk_live_oops', TEMPORAL_ADDRESS: 'localhost' });
+    const byName = Object.fromEntries(problems.map((p) => [p.variable, p.message]));
+    expect(Object.keys(byName).sort()).toEqual(['ENFORCEMENT_MODE', 'PORT', 'STRIPE_WEBHOOK_SECRET.0', 'TEMPORAL_ADDRESS']);
+    expect(byName.PORT).toMatch(/TCP port/);
+    expect(byName.ENFORCEMENT_MODE).toMatch(/dry-run or enforce/);
+    expect(byName['STRIPE_WEBHOOK_SECRET.0']).toMatch(/whsec_/);
+    expect(byName.TEMPORAL_ADDRESS).toMatch(/host:port/);
+  });
+
+  it('rejects short tokens, identical tokens and an inverted ladder', () => {
+    const problems = problemsOf({ ...valid, ADMIN_TOKEN: valid.INTERNAL_API_TOKEN, POLICY_SUSPEND_AFTER_HOURS: '48', INTERNAL_API_TOKEN: valid.INTERNAL_API_TOKEN });
+    expect(problems.map((p) => p.variable).sort()).toEqual(['ADMIN_TOKEN', 'POLICY_SUSPEND_AFTER_HOURS']);
+    expect(problemsOf({ ...valid, INTERNAL_API_TOKEN: 'short' })[0]?.variable).toBe('INTERNAL_API_TOKEN');
+  });
+
+  it('gives a new policy version when the policy changes', () => {
+    const a = loadConfig(valid).policy.version;
+    const b = loadConfig({ ...valid, POLICY_FINAL_WARNING_AFTER_HOURS: '48' }).policy.version;
+    expect(a).not.toBe(b);
+    expect(loadConfig({ ...valid, POLICY_VERSION: '2026-11' }).policy.version).toBe('2026-11');
+  });
+});
