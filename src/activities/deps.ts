@@ -12,11 +12,18 @@ import { type ActivityDeps } from './index.js';
 export function activityDepsFromConfig(config: Config, db: PrismaClient, logger: Logger): ActivityDeps {
   const { env } = config;
   const email = env.RESEND_API_KEY
-    ? createResendEmailSender({ apiKey: env.RESEND_API_KEY, from: env.EMAIL_FROM, replyTo: env.EMAIL_REPLY_TO })
+    ? createResendEmailSender({
+        apiKey: env.RESEND_API_KEY,
+        from: env.EMAIL_FROM,
+        replyTo: env.EMAIL_REPLY_TO,
+      })
     : createRecordingEmailSender(logger);
   const chat =
     env.DISCORD_BILLING_WEBHOOK_URL || env.DISCORD_OPS_WEBHOOK_URL
-      ? createDiscordChatNotifier({ billing: env.DISCORD_BILLING_WEBHOOK_URL, ops: env.DISCORD_OPS_WEBHOOK_URL })
+      ? createDiscordChatNotifier({
+          billing: env.DISCORD_BILLING_WEBHOOK_URL,
+          ops: env.DISCORD_OPS_WEBHOOK_URL,
+        })
       : createRecordingChatNotifier(logger);
   return {
     db,

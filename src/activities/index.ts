@@ -32,7 +32,6 @@ export interface ActivityDeps {
   portalUrl: string;
 }
 
-
 export interface TransitionInput {
   accountId: string;
   workflowId: string;
@@ -104,7 +103,11 @@ const COLORS: Record<BillingState | 'ops', number> = {
   ops: 0x3498db,
 };
 
-function stateFields(to: BillingState, at: Date, retainUntil?: string): Prisma.BillingAccountUpdateManyMutationInput {
+function stateFields(
+  to: BillingState,
+  at: Date,
+  retainUntil?: string,
+): Prisma.BillingAccountUpdateManyMutationInput {
   switch (to) {
     case 'overdue':
       return { overdueSince: at };
@@ -192,10 +195,17 @@ export function createActivities(deps: ActivityDeps) {
       const from = ALLOWED_FROM[input.to];
       const updated = await tx.billingAccount.updateMany({
         where: { id: input.accountId, ...(from === 'any' ? {} : { state: { in: from } }) },
-        data: { state: input.to, workflowId: input.workflowId, ...stateFields(input.to, at, input.retainUntil) },
+        data: {
+          state: input.to,
+          workflowId: input.workflowId,
+          ...stateFields(input.to, at, input.retainUntil),
+        },
       });
       if (updated.count === 0) {
-        logger.warn({ accountId: input.accountId, to: input.to, step: input.step }, 'account was not in an expected state for this transition');
+        logger.warn(
+          { accountId: input.accountId, to: input.to, step: input.step },
+          'account was not in an expected state for this transition',
+        );
       }
       return { applied: true };
     });
@@ -207,7 +217,13 @@ export function createActivities(deps: ActivityDeps) {
    * failed and alerted — the ladder goes on (notifications fail soft).
    */
   async function deliver(
-    ledger: { accountId: string | null; channel: 'email' | 'discord_billing' | 'discord_ops'; template: string; idempotencyKey: string; subject: string },
+    ledger: {
+      accountId: string | null;
+      channel: 'email' | 'discord_billing' | 'discord_ops';
+      template: string;
+      idempotencyKey: string;
+      subject: string;
+    },
     send: () => Promise<{ providerMessageId: string | null }>,
     recording: boolean,
   ): Promise<NotificationOutcome> {
@@ -226,7 +242,13 @@ export function createActivities(deps: ActivityDeps) {
       const { providerMessageId } = await send();
       await db.notification.update({
         where: { id: row.id },
-        data: { status: recording ? 'logged' : 'sent', providerMessageId, sentAt: new Date(), attempts: { increment: 1 }, error: null },
+        data: {
+          status: recording ? 'logged' : 'sent',
+          providerMessageId,
+          sentAt: new Date(),
+          attempts: { increment: 1 },
+          error: null,
+        },
       });
       return recording ? 'logged' : 'sent';
     } catch (error) {
@@ -235,10 +257,17 @@ export function createActivities(deps: ActivityDeps) {
       const lastAttempt = permanent || attempt() >= NOTIFICATION_MAX_ATTEMPTS;
       await db.notification.update({
         where: { id: row.id },
-        data: { attempts: { increment: 1 }, error: message.slice(0, 1000), ...(lastAttempt ? { status: 'failed' } : {}) },
+        data: {
+          attempts: { increment: 1 },
+          error: message.slice(0, 1000),
+          ...(lastAttempt ? { status: 'failed' } : {}),
+        },
       });
       if (!lastAttempt) throw error;
-      logger.error({ idempotencyKey: ledger.idempotencyKey, channel: ledger.channel, err: message }, 'notification failed for good');
+      logger.error(
+        { idempotencyKey: ledger.idempotencyKey, channel: ledger.channel, err: message },
+        'notification failed for good',
+      );
       if (ledger.channel !== 'discord_ops') {
         await alertOps({
           accountId: ledger.accountId,
@@ -255,7 +284,8 @@ export function createActivities(deps: ActivityDeps) {
     const fields: { name: string; value: string }[] = [];
     if (input.accountId) fields.push({ name: 'Account', value: input.accountId });
     if (input.state) fields.push({ name: 'State', value: input.state });
-    if (input.nextActionAt) fields.push({ name: 'Next action', value: new Date(input.nextActionAt).toISOString() });
+    if (input.nextActionAt)
+      fields.push({ name: 'Next action', value: new Date(input.nextActionAt).toISOString() });
     if (input.dryRun) fields.push({ name: 'Mode', value: 'dry-run (nothing was done to the customer)' });
     return {
       title: input.title,
@@ -266,17 +296,34 @@ export function createActivities(deps: ActivityDeps) {
     };
   }
 
-  async function alertOps(input: { accountId: string | null; idempotencyKey: string; title: string; detail: string; workflowId?: string }) {
+  async function alertOps(input: {
+    accountId: string | null;
+    idempotencyKey: string;
+    title: string;
+    detail: string;
+    workflowId?: string;
+  }) {
     const message = chatMessage({ ...input, channel: 'ops' });
     return deliver(
-      { accountId: input.accountId, channel: 'discord_ops', template: 'ops_alert', idempotencyKey: input.idempotencyKey, subject: input.title },
+      {
+        accountId: input.accountId,
+        channel: 'discord_ops',
+        template: 'ops_alert',
+        idempotencyKey: input.idempotencyKey,
+        subject: input.title,
+      },
       () => deps.chat.post('ops', message),
       deps.chat.kind === 'recording',
     );
   }
 
   /** Enforcement actions retry until they succeed; ops is told once when they keep failing. */
-  async function enforcing<T>(what: string, accountId: string, key: string, action: () => Promise<T>): Promise<T> {
+  async function enforcing<T>(
+    what: string,
+    accountId: string,
+    key: string,
+    action: () => Promise<T>,
+  ): Promise<T> {
     try {
       return await action();
     } catch (error) {
@@ -301,42 +348,56 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     async recordTransition(input: TransitionInput): Promise<{ applied: boolean }> {
-      return enforcing('record transition', input.accountId, `${input.workflowId}:${input.runId}:${input.step}`, () =>
-        applyTransition(input, `transition:${input.to}`),
+      return enforcing(
+        'record transition',
+        input.accountId,
+        `${input.workflowId}:${input.runId}:${input.step}`,
+        () => applyTransition(input, `transition:${input.to}`),
       );
     },
 
     async markRetained(input: TransitionInput & { retainUntil: string }): Promise<{ applied: boolean }> {
-      return enforcing('mark retained', input.accountId, `${input.workflowId}:${input.runId}:${input.step}`, () =>
-        applyTransition({ ...input, to: 'retained' }, 'transition:retained'),
+      return enforcing(
+        'mark retained',
+        input.accountId,
+        `${input.workflowId}:${input.runId}:${input.step}`,
+        () => applyTransition({ ...input, to: 'retained' }, 'transition:retained'),
       );
     },
 
     async flagDeletionReview(input: AuditInput & { dueAt: string }): Promise<{ applied: boolean }> {
-      return enforcing('flag deletion review', input.accountId, `${input.workflowId}:${input.runId}:${input.step}`, async () => {
-        await requireAccount(input.accountId);
-        return db.$transaction(async (tx) => {
-          const wrote = await writeEventOnce(tx, {
-            accountId: input.accountId,
-            kind: 'deletion_review_due',
-            step: input.step,
-            actor: 'workflow',
-            dryRun: input.dryRun ?? false,
-            detail: { dueAt: input.dueAt, note: 'Eligible for deletion review. Nothing is deleted automatically.' },
-            idempotencyKey: `${input.workflowId}:${input.runId}:${input.step}`,
-            workflowId: input.workflowId,
-            runId: input.runId,
-            occurredAt: new Date(input.at),
-          });
-          if (wrote) {
-            await tx.billingAccount.updateMany({
-              where: { id: input.accountId, state: 'retained' },
-              data: { deletionReviewDueAt: new Date(input.dueAt) },
+      return enforcing(
+        'flag deletion review',
+        input.accountId,
+        `${input.workflowId}:${input.runId}:${input.step}`,
+        async () => {
+          await requireAccount(input.accountId);
+          return db.$transaction(async (tx) => {
+            const wrote = await writeEventOnce(tx, {
+              accountId: input.accountId,
+              kind: 'deletion_review_due',
+              step: input.step,
+              actor: 'workflow',
+              dryRun: input.dryRun ?? false,
+              detail: {
+                dueAt: input.dueAt,
+                note: 'Eligible for deletion review. Nothing is deleted automatically.',
+              },
+              idempotencyKey: `${input.workflowId}:${input.runId}:${input.step}`,
+              workflowId: input.workflowId,
+              runId: input.runId,
+              occurredAt: new Date(input.at),
             });
-          }
-          return { applied: wrote };
-        });
-      });
+            if (wrote) {
+              await tx.billingAccount.updateMany({
+                where: { id: input.accountId, state: 'retained' },
+                data: { deletionReviewDueAt: new Date(input.dueAt) },
+              });
+            }
+            return { applied: wrote };
+          });
+        },
+      );
     },
 
     async recordAudit(input: AuditInput): Promise<{ applied: boolean }> {
@@ -389,7 +450,13 @@ export function createActivities(deps: ActivityDeps) {
       });
       const to = account.email;
       return deliver(
-        { accountId: input.accountId, channel: 'email', template: input.template, idempotencyKey: input.idempotencyKey, subject: rendered.subject },
+        {
+          accountId: input.accountId,
+          channel: 'email',
+          template: input.template,
+          idempotencyKey: input.idempotencyKey,
+          subject: rendered.subject,
+        },
         () => {
           if (!to) throw new PermanentDeliveryError('the account has no email address');
           return deps.email.send({ to, ...rendered, idempotencyKey: input.idempotencyKey });
@@ -413,7 +480,15 @@ export function createActivities(deps: ActivityDeps) {
       );
     },
 
-    async setBackupsBlocked(input: { accountId: string; blocked: boolean; dryRun: boolean; idempotencyKey: string; at: string; workflowId: string; runId: string }): Promise<void> {
+    async setBackupsBlocked(input: {
+      accountId: string;
+      blocked: boolean;
+      dryRun: boolean;
+      idempotencyKey: string;
+      at: string;
+      workflowId: string;
+      runId: string;
+    }): Promise<void> {
       await enforcing('set backups blocked', input.accountId, input.idempotencyKey, async () => {
         await requireAccount(input.accountId);
         if (input.dryRun) {
@@ -429,7 +504,10 @@ export function createActivities(deps: ActivityDeps) {
           });
           return;
         }
-        await db.billingAccount.update({ where: { id: input.accountId }, data: { backupsBlocked: input.blocked } });
+        await db.billingAccount.update({
+          where: { id: input.accountId },
+          data: { backupsBlocked: input.blocked },
+        });
       });
     },
 
@@ -438,69 +516,108 @@ export function createActivities(deps: ActivityDeps) {
      * crash cannot mistake "stopped by us" for "was stopped"), then graceful shutdown with a
      * hard stop after the timeout, then marks it billing-suspended. Heartbeats per server.
      */
-    async suspendServers(input: { accountId: string; dryRun: boolean; shutdownTimeoutMs: number; at: string; workflowId: string; runId: string; step: string }): Promise<{ suspended: number[]; alreadySuspended: number[]; wouldSuspend: number[] }> {
-      return enforcing('suspend servers', input.accountId, `${input.workflowId}:${input.runId}:${input.step}`, async () => {
-        const servers = await db.server.findMany({ where: { accountId: input.accountId }, orderBy: { vmid: 'asc' } });
-        const result = { suspended: [] as number[], alreadySuspended: [] as number[], wouldSuspend: [] as number[] };
-        if (input.dryRun) {
-          result.wouldSuspend = servers.filter((s) => !s.billingSuspended).map((s) => s.vmid);
-          await writeEventOnce(db, {
-            accountId: input.accountId,
-            kind: 'would_suspend_servers',
-            step: input.step,
-            actor: 'workflow',
-            dryRun: true,
-            detail: { vmids: result.wouldSuspend },
-            idempotencyKey: `${input.workflowId}:${input.runId}:${input.step}:dry-run`,
-            workflowId: input.workflowId,
-            runId: input.runId,
-            occurredAt: new Date(input.at),
+    async suspendServers(input: {
+      accountId: string;
+      dryRun: boolean;
+      shutdownTimeoutMs: number;
+      at: string;
+      workflowId: string;
+      runId: string;
+      step: string;
+    }): Promise<{ suspended: number[]; alreadySuspended: number[]; wouldSuspend: number[] }> {
+      return enforcing(
+        'suspend servers',
+        input.accountId,
+        `${input.workflowId}:${input.runId}:${input.step}`,
+        async () => {
+          const servers = await db.server.findMany({
+            where: { accountId: input.accountId },
+            orderBy: { vmid: 'asc' },
           });
+          const result = {
+            suspended: [] as number[],
+            alreadySuspended: [] as number[],
+            wouldSuspend: [] as number[],
+          };
+          if (input.dryRun) {
+            result.wouldSuspend = servers.filter((s) => !s.billingSuspended).map((s) => s.vmid);
+            await writeEventOnce(db, {
+              accountId: input.accountId,
+              kind: 'would_suspend_servers',
+              step: input.step,
+              actor: 'workflow',
+              dryRun: true,
+              detail: { vmids: result.wouldSuspend },
+              idempotencyKey: `${input.workflowId}:${input.runId}:${input.step}:dry-run`,
+              workflowId: input.workflowId,
+              runId: input.runId,
+              occurredAt: new Date(input.at),
+            });
+            return result;
+          }
+          for (const server of servers) {
+            heartbeat({ vmid: server.vmid });
+            if (server.billingSuspended) {
+              result.alreadySuspended.push(server.vmid);
+              continue;
+            }
+            const ref = { vmid: server.vmid, node: server.node, kind: server.kind };
+            let before = server.powerStateBeforeSuspend;
+            if (!before) {
+              before = await deps.servers.status(ref);
+              await db.server.update({ where: { id: server.id }, data: { powerStateBeforeSuspend: before } });
+            }
+            await deps.servers.shutdown(ref, input.shutdownTimeoutMs);
+            await db.server.update({
+              where: { id: server.id },
+              data: { billingSuspended: true, suspendedAt: new Date(input.at) },
+            });
+            result.suspended.push(server.vmid);
+          }
           return result;
-        }
-        for (const server of servers) {
-          heartbeat({ vmid: server.vmid });
-          if (server.billingSuspended) {
-            result.alreadySuspended.push(server.vmid);
-            continue;
-          }
-          const ref = { vmid: server.vmid, node: server.node, kind: server.kind };
-          let before = server.powerStateBeforeSuspend;
-          if (!before) {
-            before = await deps.servers.status(ref);
-            await db.server.update({ where: { id: server.id }, data: { powerStateBeforeSuspend: before } });
-          }
-          await deps.servers.shutdown(ref, input.shutdownTimeoutMs);
-          await db.server.update({
-            where: { id: server.id },
-            data: { billingSuspended: true, suspendedAt: new Date(input.at) },
-          });
-          result.suspended.push(server.vmid);
-        }
-        return result;
-      });
+        },
+      );
     },
 
     /** Lifts the suspension; starts only the servers that were running before it. */
-    async restoreServers(input: { accountId: string; restart: boolean; dryRun: boolean; workflowId: string; runId: string; step: string }): Promise<{ started: number[]; unmarked: number[] }> {
-      return enforcing('restore servers', input.accountId, `${input.workflowId}:${input.runId}:${input.step}`, async () => {
-        const servers = await db.server.findMany({ where: { accountId: input.accountId, billingSuspended: true }, orderBy: { vmid: 'asc' } });
-        const result = { started: [] as number[], unmarked: [] as number[] };
-        for (const server of servers) {
-          heartbeat({ vmid: server.vmid });
-          const ref = { vmid: server.vmid, node: server.node, kind: server.kind };
-          if (input.restart && server.powerStateBeforeSuspend === 'running' && (await deps.servers.status(ref)) !== 'running') {
-            await deps.servers.start(ref);
-            result.started.push(server.vmid);
-          }
-          await db.server.update({
-            where: { id: server.id },
-            data: { billingSuspended: false, powerStateBeforeSuspend: null, suspendedAt: null },
+    async restoreServers(input: {
+      accountId: string;
+      restart: boolean;
+      dryRun: boolean;
+      workflowId: string;
+      runId: string;
+      step: string;
+    }): Promise<{ started: number[]; unmarked: number[] }> {
+      return enforcing(
+        'restore servers',
+        input.accountId,
+        `${input.workflowId}:${input.runId}:${input.step}`,
+        async () => {
+          const servers = await db.server.findMany({
+            where: { accountId: input.accountId, billingSuspended: true },
+            orderBy: { vmid: 'asc' },
           });
-          result.unmarked.push(server.vmid);
-        }
-        return result;
-      });
+          const result = { started: [] as number[], unmarked: [] as number[] };
+          for (const server of servers) {
+            heartbeat({ vmid: server.vmid });
+            const ref = { vmid: server.vmid, node: server.node, kind: server.kind };
+            if (
+              input.restart &&
+              server.powerStateBeforeSuspend === 'running' &&
+              (await deps.servers.status(ref)) !== 'running'
+            ) {
+              await deps.servers.start(ref);
+              result.started.push(server.vmid);
+            }
+            await db.server.update({
+              where: { id: server.id },
+              data: { billingSuspended: false, powerStateBeforeSuspend: null, suspendedAt: null },
+            });
+            result.unmarked.push(server.vmid);
+          }
+          return result;
+        },
+      );
     },
 
     /**
@@ -508,15 +625,32 @@ export function createActivities(deps: ActivityDeps) {
      * claim across every workflow, so a storm of suspensions cannot all slip under the threshold.
      * A slot already claimed by this step is granted again (retries are idempotent).
      */
-    async claimSuspensionSlot(input: { accountId: string; workflowId: string; runId: string; step: string; at: string; threshold: number; windowMs: number; dryRun: boolean; bypass: boolean }): Promise<{ granted: boolean; recentSuspensions: number }> {
+    async claimSuspensionSlot(input: {
+      accountId: string;
+      workflowId: string;
+      runId: string;
+      step: string;
+      at: string;
+      threshold: number;
+      windowMs: number;
+      dryRun: boolean;
+      bypass: boolean;
+    }): Promise<{ granted: boolean; recentSuspensions: number }> {
       const idempotencyKey = `${input.workflowId}:${input.runId}:${input.step}`;
       const at = new Date(input.at);
       return db.$transaction(async (tx) => {
         await tx.$executeRaw`SELECT pg_advisory_xact_lock(7240001)`;
         const recent = await tx.billingEnforcementEvent.count({
-          where: { kind: 'suspension_slot', dryRun: input.dryRun, occurredAt: { gt: new Date(at.getTime() - input.windowMs), lte: at } },
+          where: {
+            kind: 'suspension_slot',
+            dryRun: input.dryRun,
+            occurredAt: { gt: new Date(at.getTime() - input.windowMs), lte: at },
+          },
         });
-        const mine = await tx.billingEnforcementEvent.findUnique({ where: { idempotencyKey }, select: { id: true } });
+        const mine = await tx.billingEnforcementEvent.findUnique({
+          where: { idempotencyKey },
+          select: { id: true },
+        });
         if (mine) return { granted: true, recentSuspensions: recent };
         if (recent >= input.threshold && !input.bypass) return { granted: false, recentSuspensions: recent };
         await tx.billingEnforcementEvent.create({
@@ -539,9 +673,14 @@ export function createActivities(deps: ActivityDeps) {
 
     /** For the Discord summaries: the amount due across the account's open invoices. */
     async describeBalance(input: { accountId: string }): Promise<string> {
-      const invoices = await db.invoice.findMany({ where: { accountId: input.accountId, status: { in: ['open', 'uncollectible'] } } });
+      const invoices = await db.invoice.findMany({
+        where: { accountId: input.accountId, status: { in: ['open', 'uncollectible'] } },
+      });
       if (!invoices.length) return 'unknown';
-      return formatAmount(invoices.reduce((s, i) => s + i.amountDue, 0), invoices[0]?.currency ?? null);
+      return formatAmount(
+        invoices.reduce((s, i) => s + i.amountDue, 0),
+        invoices[0]?.currency ?? null,
+      );
     },
   };
 }

@@ -14,7 +14,10 @@ const bool = (fallback: boolean) =>
     .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
 const positiveNumber = (fallback: number, what: string) =>
-  z.coerce.number({ message: `expected ${what}` }).positive({ message: `expected ${what}` }).default(fallback);
+  z.coerce
+    .number({ message: `expected ${what}` })
+    .positive({ message: `expected ${what}` })
+    .default(fallback);
 
 const token = z
   .string({ message: 'expected a secret of at least 24 characters' })
@@ -46,7 +49,9 @@ export const envSchema = z
       .default('localhost:7233'),
     TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
     TEMPORAL_TASK_QUEUE: z.string().min(1).default('billing-enforcement'),
-    TEMPORAL_UI_URL: z.url({ message: 'expected the Temporal Web UI base URL' }).default('http://localhost:8233'),
+    TEMPORAL_UI_URL: z
+      .url({ message: 'expected the Temporal Web UI base URL' })
+      .default('http://localhost:8233'),
     TEMPORAL_API_KEY: optionalString,
     TEMPORAL_TLS: bool(false),
     TEMPORAL_TLS_CERT_PATH: optionalString,

@@ -76,13 +76,22 @@ function stopChild(child: ChildProcess, graceMs = 35_000): Promise<void> {
   });
 }
 
-function startChild(name: string, command: string, args: string[], env: NodeJS.ProcessEnv, logFile?: string): ChildProcess {
+function startChild(
+  name: string,
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  logFile?: string,
+): ChildProcess {
   const out = logFile ? fs.openSync(logFile, 'a') : 'inherit';
   const child = spawn(command, args, { cwd: projectRoot, env, stdio: ['ignore', out, out] });
   children.push(child);
   cleanups.push(() => stopChild(child));
   child.once('exit', (code, signal) => {
-    if (!shuttingDown) void fail(`${name} exited unexpectedly (${signal ?? `code ${code}`})${logFile ? `; see ${path.relative(projectRoot, logFile)}` : ''}`);
+    if (!shuttingDown)
+      void fail(
+        `${name} exited unexpectedly (${signal ?? `code ${code}`})${logFile ? `; see ${path.relative(projectRoot, logFile)}` : ''}`,
+      );
   });
   return child;
 }
@@ -103,7 +112,9 @@ function devSecrets(): Record<string, string> {
 async function startPostgres(): Promise<string> {
   const port = Number(process.env.DEV_POSTGRES_PORT ?? 54329);
   if (await portInUse(port)) {
-    return fail(`port ${port} (embedded PostgreSQL) is in use: stop what holds it, set DEV_POSTGRES_PORT, or set DATABASE_URL`);
+    return fail(
+      `port ${port} (embedded PostgreSQL) is in use: stop what holds it, set DEV_POSTGRES_PORT, or set DATABASE_URL`,
+    );
   }
   const pgDir = path.join(dataDir, 'postgres');
   say(`starting embedded PostgreSQL on 127.0.0.1:${port} (data: .data/postgres)`);
@@ -121,17 +132,34 @@ async function startPostgres(): Promise<string> {
 async function startTemporal(port: number, uiPort: number): Promise<void> {
   for (const p of [port, uiPort]) {
     if (await portInUse(p)) {
-      return fail(`port ${p} (Temporal dev server) is in use: stop what holds it, set TEMPORAL_DEV_PORT / TEMPORAL_UI_PORT, or set TEMPORAL_ADDRESS`);
+      return fail(
+        `port ${p} (Temporal dev server) is in use: stop what holds it, set TEMPORAL_DEV_PORT / TEMPORAL_UI_PORT, or set TEMPORAL_ADDRESS`,
+      );
     }
   }
   const dbFile = path.join(dataDir, 'temporal.sqlite');
   const executable = temporalCliExecutable();
-  say(`starting the Temporal dev server on 127.0.0.1:${port}, Web UI on ${uiPort} (data: .data/temporal.sqlite)`);
+  say(
+    `starting the Temporal dev server on 127.0.0.1:${port}, Web UI on ${uiPort} (data: .data/temporal.sqlite)`,
+  );
   if (executable.type === 'existing-path') {
     startChild(
       'the Temporal dev server',
       executable.path,
-      ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--ui-port', String(uiPort), '--db-filename', dbFile, '--log-level', 'warn'],
+      [
+        'server',
+        'start-dev',
+        '--ip',
+        '127.0.0.1',
+        '--port',
+        String(port),
+        '--ui-port',
+        String(uiPort),
+        '--db-filename',
+        dbFile,
+        '--log-level',
+        'warn',
+      ],
       process.env,
       path.join(dataDir, 'temporal.log'),
     );
@@ -139,7 +167,11 @@ async function startTemporal(port: number, uiPort: number): Promise<void> {
     say(`no Temporal CLI installed (${toolchainHint('temporalCli')}); trying the SDK's download`);
     const env = await TestWorkflowEnvironment.createLocal({
       server: { executable, ip: '127.0.0.1', port, ui: true, uiPort, dbFilename: dbFile },
-    }).catch((error: unknown) => fail(`the Temporal dev server could not be downloaded: ${String(error)}. ${toolchainHint('temporalCli')}`));
+    }).catch((error: unknown) =>
+      fail(
+        `the Temporal dev server could not be downloaded: ${String(error)}. ${toolchainHint('temporalCli')}`,
+      ),
+    );
     cleanups.push(() => env.teardown());
   }
   await waitFor('the Temporal dev server', () => portInUse(port), 60_000);
@@ -182,29 +214,46 @@ async function main() {
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`prisma migrate deploy failed:\n${output}`))));
+    child.once('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`prisma migrate deploy failed:\n${output}`)),
+    );
   }).catch((error: unknown) => fail(error instanceof Error ? error.message : String(error)));
 
   const connection = await Connection.connect({ address: config.env.TEMPORAL_ADDRESS });
-  const added = await registerSearchAttributes(new Client({ connection, namespace: config.env.TEMPORAL_NAMESPACE }), config.env.TEMPORAL_NAMESPACE);
+  const added = await registerSearchAttributes(
+    new Client({ connection, namespace: config.env.TEMPORAL_NAMESPACE }),
+    config.env.TEMPORAL_NAMESPACE,
+  );
   await connection.close();
-  say(added.length ? `registered search attributes: ${added.join(', ')}` : 'search attributes already registered');
+  say(
+    added.length
+      ? `registered search attributes: ${added.join(', ')}`
+      : 'search attributes already registered',
+  );
 
   const tsx = ['--import', 'tsx'];
   startChild('the worker', process.execPath, [...tsx, 'src/worker.ts'], env);
   startChild('the HTTP service', process.execPath, [...tsx, 'src/http/main.ts'], env);
 
   const base = `http://${config.env.HOST === '0.0.0.0' ? '127.0.0.1' : config.env.HOST}:${config.env.PORT}`;
-  await waitFor('the HTTP service (/readyz)', async () => (await fetch(`${base}/readyz`)).status === 200, 120_000).catch(
-    (error: unknown) => fail(error instanceof Error ? error.message : String(error)),
+  await waitFor(
+    'the HTTP service (/readyz)',
+    async () => (await fetch(`${base}/readyz`)).status === 200,
+    120_000,
+  ).catch((error: unknown) => fail(error instanceof Error ? error.message : String(error)));
+  say(
+    `mode: ${config.env.ENFORCEMENT_MODE}${config.env.ENFORCEMENT_MODE === 'dry-run' ? ' (nothing is done to customers; set ENFORCEMENT_MODE=enforce to act)' : ''}`,
   );
-  say(`mode: ${config.env.ENFORCEMENT_MODE}${config.env.ENFORCEMENT_MODE === 'dry-run' ? ' (nothing is done to customers; set ENFORCEMENT_MODE=enforce to act)' : ''}`);
-  if (!config.env.RESEND_API_KEY) say('email: no RESEND_API_KEY — emails are recorded in the Notification table (status "logged")');
-  if (!config.env.DISCORD_BILLING_WEBHOOK_URL && !config.env.DISCORD_OPS_WEBHOOK_URL) say('discord: no webhook URLs — alerts are printed and recorded');
+  if (!config.env.RESEND_API_KEY)
+    say('email: no RESEND_API_KEY — emails are recorded in the Notification table (status "logged")');
+  if (!config.env.DISCORD_BILLING_WEBHOOK_URL && !config.env.DISCORD_OPS_WEBHOOK_URL)
+    say('discord: no webhook URLs — alerts are printed and recorded');
   say(`HTTP service:  ${base}  (health: ${base}/healthz, readiness: ${base}/readyz)`);
   say(`Temporal UI:   ${config.env.TEMPORAL_UI_URL}`);
   say(`dev tokens and webhook secret: .data/dev-secrets.json`);
   say('ready — press Ctrl-C to stop');
 }
 
-main().catch((error: unknown) => fail(error instanceof Error ? (error.stack ?? error.message) : String(error)));
+main().catch((error: unknown) =>
+  fail(error instanceof Error ? (error.stack ?? error.message) : String(error)),
+);

@@ -14,8 +14,9 @@ export interface HttpDeps {
 
 /** The HTTP service: one process, one module of routes per surface. */
 export function buildServer(deps: HttpDeps): FastifyInstance {
+  const loggerInstance: FastifyBaseLogger = deps.logger;
   const app = Fastify({
-    loggerInstance: deps.logger as FastifyBaseLogger,
+    loggerInstance,
     bodyLimit: 1024 * 1024,
   });
   healthRoutes(app, {

@@ -1,7 +1,13 @@
 // Customer emails, one per rung. Plain text and HTML say the same thing: what happened, what
 // still works (file downloads), what is blocked, how to pay, and what happens next and when.
 
-export const EMAIL_TEMPLATES = ['payment_failed', 'final_warning', 'suspended', 'retained', 'restored'] as const;
+export const EMAIL_TEMPLATES = [
+  'payment_failed',
+  'final_warning',
+  'suspended',
+  'retained',
+  'restored',
+] as const;
 export type EmailTemplate = (typeof EMAIL_TEMPLATES)[number];
 
 export interface EmailContext {
@@ -21,7 +27,9 @@ export interface RenderedEmail {
 
 export function formatAmount(cents: number | null, currency: string | null): string {
   if (cents === null || !currency) return 'the outstanding balance';
-  return new Intl.NumberFormat('en-US', { style: 'currency', currency: currency.toUpperCase() }).format(cents / 100);
+  return new Intl.NumberFormat('en-US', { style: 'currency', currency: currency.toUpperCase() }).format(
+    cents / 100,
+  );
 }
 
 function formatDate(date: Date | null): string {
@@ -84,7 +92,12 @@ function body(template: EmailTemplate, ctx: EmailContext): Body {
 export function renderEmail(template: EmailTemplate, ctx: EmailContext): RenderedEmail {
   const b = body(template, ctx);
   const stillWorks = 'File downloads and backup downloads keep working throughout.';
-  const payLine = template === 'restored' ? null : ctx.hostedInvoiceUrl ? `Pay the invoice: ${ctx.hostedInvoiceUrl}` : `Pay in the portal: ${ctx.portalUrl}`;
+  const payLine =
+    template === 'restored'
+      ? null
+      : ctx.hostedInvoiceUrl
+        ? `Pay the invoice: ${ctx.hostedInvoiceUrl}`
+        : `Pay in the portal: ${ctx.portalUrl}`;
   const lines = [
     `Hello ${ctx.accountName},`,
     '',

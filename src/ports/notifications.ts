@@ -32,7 +32,10 @@ export interface ChatNotifier {
 
 /** A provider said no for good (4xx other than 429): retrying cannot help. */
 export class PermanentDeliveryError extends Error {
-  constructor(message: string, readonly status?: number) {
+  constructor(
+    message: string,
+    readonly status?: number,
+  ) {
     super(message);
     this.name = 'PermanentDeliveryError';
   }

@@ -3,7 +3,15 @@ import { Connection, Client } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { type Env } from '../config/env.js';
 
-type TemporalEnv = Pick<Env, 'TEMPORAL_ADDRESS' | 'TEMPORAL_API_KEY' | 'TEMPORAL_TLS' | 'TEMPORAL_TLS_CERT_PATH' | 'TEMPORAL_TLS_KEY_PATH' | 'TEMPORAL_TLS_CA_PATH'>;
+type TemporalEnv = Pick<
+  Env,
+  | 'TEMPORAL_ADDRESS'
+  | 'TEMPORAL_API_KEY'
+  | 'TEMPORAL_TLS'
+  | 'TEMPORAL_TLS_CERT_PATH'
+  | 'TEMPORAL_TLS_KEY_PATH'
+  | 'TEMPORAL_TLS_CA_PATH'
+>;
 
 /** TLS / API-key options for Temporal Cloud or a secured cluster; plain TCP for local servers. */
 function tlsOptions(env: TemporalEnv) {
@@ -11,9 +19,16 @@ function tlsOptions(env: TemporalEnv) {
   if (!env.TEMPORAL_TLS && !mtls && !env.TEMPORAL_API_KEY) return {};
   return {
     tls: {
-      ...(env.TEMPORAL_TLS_CA_PATH ? { serverRootCACertificate: fs.readFileSync(env.TEMPORAL_TLS_CA_PATH) } : {}),
+      ...(env.TEMPORAL_TLS_CA_PATH
+        ? { serverRootCACertificate: fs.readFileSync(env.TEMPORAL_TLS_CA_PATH) }
+        : {}),
       ...(mtls
-        ? { clientCertPair: { crt: fs.readFileSync(env.TEMPORAL_TLS_CERT_PATH!), key: fs.readFileSync(env.TEMPORAL_TLS_KEY_PATH!) } }
+        ? {
+            clientCertPair: {
+              crt: fs.readFileSync(env.TEMPORAL_TLS_CERT_PATH!),
+              key: fs.readFileSync(env.TEMPORAL_TLS_KEY_PATH!),
+            },
+          }
         : {}),
     },
     ...(env.TEMPORAL_API_KEY ? { apiKey: env.TEMPORAL_API_KEY } : {}),

@@ -11,7 +11,8 @@ export interface BillingWorkerOptions {
   activities: Activities;
   /** A prebuilt bundle (tests build it once); otherwise the workflows are bundled at start. */
   workflowBundle?: WorkerOptions['workflowBundle'];
-  shutdownGraceTime?: WorkerOptions['shutdownGraceTime'];
+  /** Milliseconds. */
+  shutdownGraceTime?: number;
 }
 
 export const workflowsPath = require.resolve('../workflows/index.ts');
@@ -24,6 +25,6 @@ export function createBillingWorker(options: BillingWorkerOptions): Promise<Work
     activities: options.activities,
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
     // SIGTERM: stop polling, let running activities finish within the grace time.
-    shutdownGraceTime: options.shutdownGraceTime ?? '30 seconds',
+    shutdownGraceTime: options.shutdownGraceTime ?? 30_000,
   });
 }

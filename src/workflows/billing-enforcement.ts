@@ -52,16 +52,31 @@ const SUSPENSION_HOLD_RECHECK = '10 minutes';
 // activities alert ops when they keep failing. Notifications fail soft after a few attempts.
 const ENFORCE: ActivityOptions = {
   startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '10 minutes', nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES },
+  retry: {
+    initialInterval: '2s',
+    backoffCoefficient: 2,
+    maximumInterval: '10 minutes',
+    nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES,
+  },
 };
-const SERVERS: ActivityOptions = { ...ENFORCE, startToCloseTimeout: '30 minutes', heartbeatTimeout: '5 minutes' };
+const SERVERS: ActivityOptions = {
+  ...ENFORCE,
+  startToCloseTimeout: '30 minutes',
+  heartbeatTimeout: '5 minutes',
+};
 const NOTIFY: ActivityOptions = {
   startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: NOTIFICATION_MAX_ATTEMPTS },
+  retry: {
+    initialInterval: '2s',
+    backoffCoefficient: 2,
+    maximumInterval: '2 minutes',
+    maximumAttempts: NOTIFICATION_MAX_ATTEMPTS,
+  },
 };
 
 /** Activities with a summary that the Temporal UI shows next to the call. */
-const act = (options: ActivityOptions, summary: string) => proxyActivities<Activities>({ ...options, summary });
+const act = (options: ActivityOptions, summary: string) =>
+  proxyActivities<Activities>({ ...options, summary });
 
 function freshState(): CarriedState {
   return {
@@ -85,7 +100,16 @@ function freshState(): CarriedState {
   };
 }
 
-function validated<T>(schema: { safeParse(input: unknown): { success: true; data: T } | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } } }, input: unknown): T {
+function validated<T>(
+  schema: {
+    safeParse(
+      input: unknown,
+    ):
+      | { success: true; data: T }
+      | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } };
+  },
+  input: unknown,
+): T {
   const result = schema.safeParse(input);
   if (!result.success) {
     throw new Error(
@@ -111,7 +135,8 @@ export async function billingEnforcementWorkflow(input: EnforcementInput): Promi
   const nowIso = () => now().toISOString();
   const nextStep = (kind: string) => `${++s.stepSeq}:${kind}`;
   const halted = () => s.paused !== null || s.disputeFrozen !== null;
-  const shouldRestore = () => restoreRequest !== null || (s.state !== 'active' && s.openInvoices.length === 0);
+  const shouldRestore = () =>
+    restoreRequest !== null || (s.state !== 'active' && s.openInvoices.length === 0);
 
   function record(kind: string, extra: { actions?: string[]; detail?: string } = {}) {
     s.history.push({ at: nowIso(), kind, state: s.state, ...extra });
@@ -136,7 +161,9 @@ export async function billingEnforcementWorkflow(input: EnforcementInput): Promi
       case 'suspended':
         return { rung: 'retained', at: new Date(base + policy.retainAfterMs).toISOString() };
       case 'retained':
-        return s.deletionReviewDueAt || !s.retainUntil ? null : { rung: 'deletion_review', at: s.retainUntil };
+        return s.deletionReviewDueAt || !s.retainUntil
+          ? null
+          : { rung: 'deletion_review', at: s.retainUntil };
     }
   }
 
@@ -173,12 +200,20 @@ export async function billingEnforcementWorkflow(input: EnforcementInput): Promi
     }
     const parts = [`Account ${accountId} is ${s.state.replace('_', ' ')}`];
     if (s.overdueSince) parts.push(`overdue since ${s.overdueSince}`);
-    parts.push(`${s.openInvoices.length} open invoice(s): ${s.openInvoices.map((i) => i.invoiceId).join(', ') || 'none'}`);
+    parts.push(
+      `${s.openInvoices.length} open invoice(s): ${s.openInvoices.map((i) => i.invoiceId).join(', ') || 'none'}`,
+    );
     if (s.paused) parts.push(`PAUSED by ${s.paused.actor}: ${s.paused.reason}`);
     if (s.disputeFrozen) parts.push(`FROZEN by dispute ${s.disputeFrozen.disputeId} until an admin resumes`);
-    if (s.suspensionHold) parts.push(`suspension HELD by the circuit breaker (${s.suspensionHold.recentSuspensions} suspensions in the window, threshold ${s.suspensionHold.threshold})`);
+    if (s.suspensionHold)
+      parts.push(
+        `suspension HELD by the circuit breaker (${s.suspensionHold.recentSuspensions} suspensions in the window, threshold ${s.suspensionHold.threshold})`,
+      );
     if (next) parts.push(`next: ${next.rung.replace('_', ' ')} at ${next.at}`);
-    if (s.deletionReviewDueAt) parts.push(`eligible for deletion review since ${s.deletionReviewDueAt} (a person decides; nothing is deleted automatically)`);
+    if (s.deletionReviewDueAt)
+      parts.push(
+        `eligible for deletion review since ${s.deletionReviewDueAt} (a person decides; nothing is deleted automatically)`,
+      );
     if (policy.dryRun) parts.push('DRY-RUN: nothing is done to the customer');
     setCurrentDetails(`${parts.join('. ')}.`);
   }
@@ -218,9 +253,20 @@ export async function billingEnforcementWorkflow(input: EnforcementInput): Promi
     const dryRun = await effectiveDryRun();
     const step = nextStep(to);
     const at = nowIso();
-    const base = { accountId, workflowId: info.workflowId, runId: info.firstExecutionRunId, step, at, dryRun, to };
+    const base = {
+      accountId,
+      workflowId: info.workflowId,
+      runId: info.firstExecutionRunId,
+      step,
+      at,
+      dryRun,
+      to,
+    };
     if (to === 'retained') {
-      await act(ENFORCE, 'Mark the account retained').markRetained({ ...base, retainUntil: extra.retainUntil ?? at });
+      await act(ENFORCE, 'Mark the account retained').markRetained({
+        ...base,
+        retainUntil: extra.retainUntil ?? at,
+      });
     } else {
       await act(ENFORCE, `Record transition to ${to}`).recordTransition(base);
     }
@@ -228,7 +274,12 @@ export async function billingEnforcementWorkflow(input: EnforcementInput): Promi
     return { dryRun, step, at };
   }
 
-  async function customerEmail(actions: string[], template: 'payment_failed' | 'final_warning' | 'suspended' | 'retained' | 'restored', step: string, dryRun: boolean) {
+  async function customerEmail(
+    actions: string[],
+    template: 'payment_failed' | 'final_warning' | 'suspended' | 'retained' | 'restored',
+    step: string,
+    dryRun: boolean,
+  ) {
     const next = nextAction();
     await notify(actions, `email:${template}`, () =>
       act(NOTIFY, `Email the customer: ${template}`).sendCustomerEmail({
@@ -244,7 +295,14 @@ export async function billingEnforcementWorkflow(input: EnforcementInput): Promi
     );
   }
 
-  async function discord(actions: string[], channel: 'billing' | 'ops', title: string, step: string, dryRun: boolean, detail?: string) {
+  async function discord(
+    actions: string[],
+    channel: 'billing' | 'ops',
+    title: string,
+    step: string,
+    dryRun: boolean,
+    detail?: string,
+  ) {
     const next = nextAction();
     await notify(actions, `discord:${channel}`, () =>
       act(NOTIFY, `Discord (${channel}): ${title}`).notifyDiscord({
@@ -268,14 +326,29 @@ export async function billingEnforcementWorkflow(input: EnforcementInput): Promi
     const { dryRun, step } = await transition('overdue');
     const actions: string[] = [];
     await customerEmail(actions, 'payment_failed', step, dryRun);
-    await discord(actions, 'billing', 'Payment failed: account overdue', step, dryRun, `Open invoices: ${s.openInvoices.map((i) => i.invoiceId).join(', ')}`);
+    await discord(
+      actions,
+      'billing',
+      'Payment failed: account overdue',
+      step,
+      dryRun,
+      `Open invoices: ${s.openInvoices.map((i) => i.invoiceId).join(', ')}`,
+    );
     record('overdue', { actions: dryRun ? ['dry-run', ...actions] : actions });
   }
 
   async function finalWarning() {
     const { dryRun, step, at } = await transition('final_warning');
     const actions: string[] = [];
-    await act(ENFORCE, 'Block backup changes').setBackupsBlocked({ accountId, blocked: true, dryRun, idempotencyKey: `${ladderKey}:${step}:backups`, at, workflowId: info.workflowId, runId: info.firstExecutionRunId });
+    await act(ENFORCE, 'Block backup changes').setBackupsBlocked({
+      accountId,
+      blocked: true,
+      dryRun,
+      idempotencyKey: `${ladderKey}:${step}:backups`,
+      at,
+      workflowId: info.workflowId,
+      runId: info.firstExecutionRunId,
+    });
     actions.push(dryRun ? 'would block backups' : 'backups blocked');
     await customerEmail(actions, 'final_warning', step, dryRun);
     await discord(actions, 'billing', 'Final warning: backups blocked', step, dryRun);
@@ -298,12 +371,22 @@ export async function billingEnforcementWorkflow(input: EnforcementInput): Promi
     });
     if (!slot.granted) {
       if (!s.suspensionHold) {
-        s.suspensionHold = { since: nowIso(), recentSuspensions: slot.recentSuspensions, threshold: policy.suspensionBreaker.threshold };
+        s.suspensionHold = {
+          since: nowIso(),
+          recentSuspensions: slot.recentSuspensions,
+          threshold: policy.suspensionBreaker.threshold,
+        };
         const step = nextStep('suspension-hold');
         const actions: string[] = [];
-        await discord(actions, 'ops', 'Circuit breaker: suspension held', step, dryRun,
+        await discord(
+          actions,
+          'ops',
+          'Circuit breaker: suspension held',
+          step,
+          dryRun,
           `${slot.recentSuspensions} suspensions in the last ${Math.round(policy.suspensionBreaker.windowMs / 60_000)} min (threshold ${policy.suspensionBreaker.threshold}). ` +
-            'Release with `billing release-hold` once the cause is understood.');
+            'Release with `billing release-hold` once the cause is understood.',
+        );
         record('suspension_held', { actions, detail: `${slot.recentSuspensions} recent suspensions` });
         publish();
       } else {
@@ -348,12 +431,26 @@ export async function billingEnforcementWorkflow(input: EnforcementInput): Promi
     const step = nextStep('deletion-review');
     const at = nowIso();
     await act(ENFORCE, 'Flag the account for deletion review').flagDeletionReview({
-      accountId, workflowId: info.workflowId, runId: info.firstExecutionRunId, step, kind: 'deletion_review_due', at, actor: 'workflow', dryRun, dueAt: at,
+      accountId,
+      workflowId: info.workflowId,
+      runId: info.firstExecutionRunId,
+      step,
+      kind: 'deletion_review_due',
+      at,
+      actor: 'workflow',
+      dryRun,
+      dueAt: at,
     });
     s.deletionReviewDueAt = at;
     const actions: string[] = ['deletion review due (nothing deleted)'];
-    await discord(actions, 'ops', 'Eligible for deletion review', step, dryRun,
-      'Retention has ended. A person decides; this service never deletes. Payment still restores the account.');
+    await discord(
+      actions,
+      'ops',
+      'Eligible for deletion review',
+      step,
+      dryRun,
+      'Retention has ended. A person decides; this service never deletes. Payment still restores the account.',
+    );
     record('deletion_review_due', { actions });
   }
 
@@ -366,19 +463,51 @@ export async function billingEnforcementWorkflow(input: EnforcementInput): Promi
       const dryRun = await effectiveDryRun();
       const { step, at } = await transition('active');
       // Lifting is never harmful, so it is done even in dry-run (e.g. an account made exempt mid-ladder).
-      await act(ENFORCE, 'Unblock backups').setBackupsBlocked({ accountId, blocked: false, dryRun: false, idempotencyKey: `${ladderKey}:${step}:backups`, at, workflowId: info.workflowId, runId: info.firstExecutionRunId });
-      const servers = await act(SERVERS, 'Lift the suspension, start servers that were running').restoreServers({
-        accountId, restart: policy.restartServersOnRestore, dryRun: false, workflowId: info.workflowId, runId: info.firstExecutionRunId, step,
+      await act(ENFORCE, 'Unblock backups').setBackupsBlocked({
+        accountId,
+        blocked: false,
+        dryRun: false,
+        idempotencyKey: `${ladderKey}:${step}:backups`,
+        at,
+        workflowId: info.workflowId,
+        runId: info.firstExecutionRunId,
+      });
+      const servers = await act(
+        SERVERS,
+        'Lift the suspension, start servers that were running',
+      ).restoreServers({
+        accountId,
+        restart: policy.restartServersOnRestore,
+        dryRun: false,
+        workflowId: info.workflowId,
+        runId: info.firstExecutionRunId,
+        step,
       });
       actions.push('backups unblocked', `servers started [${servers.started.join(', ')}]`);
       await customerEmail(actions, 'restored', step, dryRun);
-      await discord(actions, 'billing', `Access restored (${by === 'payment' ? 'paid' : `force-restored by ${by}`})`, step, dryRun);
+      await discord(
+        actions,
+        'billing',
+        `Access restored (${by === 'payment' ? 'paid' : `force-restored by ${by}`})`,
+        step,
+        dryRun,
+      );
     }
     restored = { at: nowIso(), by };
-    record('restored', { actions, detail: restoreRequest ? `forceRestore by ${restoreRequest.actor}: ${restoreRequest.reason}` : 'all open invoices settled' });
+    record('restored', {
+      actions,
+      detail: restoreRequest
+        ? `forceRestore by ${restoreRequest.actor}: ${restoreRequest.reason}`
+        : 'all open invoices settled',
+    });
     publish();
     await condition(allHandlersFinished);
-    return { accountId, outcome: wasState === 'active' ? 'nothing_overdue' : 'restored', finalState: 'active', restoredBy: by };
+    return {
+      accountId,
+      outcome: wasState === 'active' ? 'nothing_overdue' : 'restored',
+      finalState: 'active',
+      restoredBy: by,
+    };
   }
 
   // ---- messages ---------------------------------------------------------------------------
@@ -393,7 +522,13 @@ export async function billingEnforcementWorkflow(input: EnforcementInput): Promi
     if (open) {
       open.failures++;
     } else {
-      s.openInvoices.push({ invoiceId: e.invoiceId, firstFailedAt: e.at, failures: 1, amountDue: e.amountDue, currency: e.currency });
+      s.openInvoices.push({
+        invoiceId: e.invoiceId,
+        firstFailedAt: e.at,
+        failures: 1,
+        amountDue: e.amountDue,
+        currency: e.currency,
+      });
     }
     // A repeated failure is recorded; it never restarts the ladder.
     if (s.state !== 'active') record('payment_failed_again', { detail: e.invoiceId });
@@ -450,7 +585,8 @@ export async function billingEnforcementWorkflow(input: EnforcementInput): Promi
     async (mark) => {
       const haltedMs = s.haltedSince ? Date.now() - Date.parse(s.haltedSince) : 0;
       // Time spent halted does not count towards the next rung.
-      if (s.state === 'retained' && s.retainUntil) s.retainUntil = new Date(Date.parse(s.retainUntil) + haltedMs).toISOString();
+      if (s.state === 'retained' && s.retainUntil)
+        s.retainUntil = new Date(Date.parse(s.retainUntil) + haltedMs).toISOString();
       else s.shiftMs += haltedMs;
       const wasFrozen = s.disputeFrozen;
       s.paused = null;
@@ -475,7 +611,8 @@ export async function billingEnforcementWorkflow(input: EnforcementInput): Promi
     extendGraceUpdate,
     async (req) => {
       const ms = req.hours * HOUR_MS;
-      if (s.state === 'retained' && s.retainUntil) s.retainUntil = new Date(Date.parse(s.retainUntil) + ms).toISOString();
+      if (s.state === 'retained' && s.retainUntil)
+        s.retainUntil = new Date(Date.parse(s.retainUntil) + ms).toISOString();
       else s.shiftMs += ms;
       s.graceExtendedHours += req.hours;
       record('grace_extended', { detail: `+${req.hours} h by ${req.actor}: ${req.reason}` });
@@ -544,7 +681,8 @@ export async function billingEnforcementWorkflow(input: EnforcementInput): Promi
         validated(adminInputSchema, mark);
         assertOpen();
         if (!s.deletionReviewDueAt) throw new Error('the account is not due for deletion review');
-        if (s.deletionReviewApproval) throw new Error(`already approved by ${s.deletionReviewApproval.actor}`);
+        if (s.deletionReviewApproval)
+          throw new Error(`already approved by ${s.deletionReviewApproval.actor}`);
       },
     },
   );
@@ -602,9 +740,13 @@ export async function billingEnforcementWorkflow(input: EnforcementInput): Promi
         break;
       case 'suspended':
         if (!(await suspend())) {
-          await condition(() => shouldRestore() || halted() || s.suspensionHoldReleased !== null || wake !== gen, SUSPENSION_HOLD_RECHECK, {
-            summary: 'Suspension held by the circuit breaker: recount',
-          });
+          await condition(
+            () => shouldRestore() || halted() || s.suspensionHoldReleased !== null || wake !== gen,
+            SUSPENSION_HOLD_RECHECK,
+            {
+              summary: 'Suspension held by the circuit breaker: recount',
+            },
+          );
         }
         break;
       case 'retained':

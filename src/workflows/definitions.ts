@@ -38,9 +38,20 @@ export interface EnforcementPolicy {
 
 export const BillingAccountId = defineSearchAttributeKey('BillingAccountId', SearchAttributeType.KEYWORD);
 export const BillingStateAttr = defineSearchAttributeKey('BillingState', SearchAttributeType.KEYWORD);
-export const BillingOverdueSince = defineSearchAttributeKey('BillingOverdueSince', SearchAttributeType.DATETIME);
-export const BillingNextActionAt = defineSearchAttributeKey('BillingNextActionAt', SearchAttributeType.DATETIME);
-export const SEARCH_ATTRIBUTES = [BillingAccountId, BillingStateAttr, BillingOverdueSince, BillingNextActionAt];
+export const BillingOverdueSince = defineSearchAttributeKey(
+  'BillingOverdueSince',
+  SearchAttributeType.DATETIME,
+);
+export const BillingNextActionAt = defineSearchAttributeKey(
+  'BillingNextActionAt',
+  SearchAttributeType.DATETIME,
+);
+export const SEARCH_ATTRIBUTES = [
+  BillingAccountId,
+  BillingStateAttr,
+  BillingOverdueSince,
+  BillingNextActionAt,
+];
 
 // ---------------------------------------------------------------------------------------------
 // Signals
@@ -81,7 +92,13 @@ const actorAndReason = {
 
 export const adminInputSchema = z.object(actorAndReason).strict();
 export const extendGraceInputSchema = z
-  .object({ ...actorAndReason, hours: z.number().positive('hours must be > 0').max(24 * 90, 'at most 90 days') })
+  .object({
+    ...actorAndReason,
+    hours: z
+      .number()
+      .positive('hours must be > 0')
+      .max(24 * 90, 'at most 90 days'),
+  })
   .strict();
 
 export type AdminInput = z.infer<typeof adminInputSchema>;
@@ -91,8 +108,12 @@ export const pauseUpdate = defineUpdate<EnforcementStatus, [AdminInput]>('pause'
 export const resumeUpdate = defineUpdate<EnforcementStatus, [AdminInput]>('resume');
 export const extendGraceUpdate = defineUpdate<EnforcementStatus, [ExtendGraceInput]>('extendGrace');
 export const forceRestoreUpdate = defineUpdate<EnforcementStatus, [AdminInput]>('forceRestore');
-export const releaseSuspensionHoldUpdate = defineUpdate<EnforcementStatus, [AdminInput]>('releaseSuspensionHold');
-export const approveDeletionReviewUpdate = defineUpdate<EnforcementStatus, [AdminInput]>('approveDeletionReview');
+export const releaseSuspensionHoldUpdate = defineUpdate<EnforcementStatus, [AdminInput]>(
+  'releaseSuspensionHold',
+);
+export const approveDeletionReviewUpdate = defineUpdate<EnforcementStatus, [AdminInput]>(
+  'approveDeletionReview',
+);
 
 export const ADMIN_UPDATES = {
   pause: pauseUpdate,

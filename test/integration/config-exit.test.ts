@@ -8,8 +8,18 @@ const run = promisify(execFile);
 
 describe('start-up with invalid configuration', () => {
   it('the worker stops with a non-zero exit code and names the variable', async () => {
-    const env = { PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: 'mysql://nope', INTERNAL_API_TOKEN: 'x', ADMIN_TOKEN: 'admin-token-0123456789abcdef0000', STRIPE_WEBHOOK_SECRET: 'whsec_a' };
-    const error = await run(process.execPath, ['--import', 'tsx', path.join('src', 'worker.ts')], { cwd: projectRoot, env }).then(
+    const env = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      DATABASE_URL: 'mysql://nope',
+      INTERNAL_API_TOKEN: 'x',
+      ADMIN_TOKEN: 'admin-token-0123456789abcdef0000',
+      STRIPE_WEBHOOK_SECRET: 'whsec_a',
+    };
+    const error = await run(process.execPath, ['--import', 'tsx', path.join('src', 'worker.ts')], {
+      cwd: projectRoot,
+      env,
+    }).then(
       () => null,
       (e: { code: number; stderr: string }) => e,
     );

@@ -14,7 +14,14 @@ describe('foundation', () => {
     const tables = await db().$queryRaw<{ table_name: string }[]>`
       SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name`;
     expect(tables.map((t) => t.table_name)).toEqual(
-      expect.arrayContaining(['BillingAccount', 'BillingEnforcementEvent', 'Invoice', 'Notification', 'Server', 'StripeEventLog']),
+      expect.arrayContaining([
+        'BillingAccount',
+        'BillingEnforcementEvent',
+        'Invoice',
+        'Notification',
+        'Server',
+        'StripeEventLog',
+      ]),
     );
   });
 
@@ -28,7 +35,11 @@ describe('foundation', () => {
         workflowBundle: { codePath: inject('workflowBundlePath') },
       });
       const result = await worker.runUntil(
-        env.client.workflow.execute(sleepDaysWorkflow, { workflowId: `sleep-${randomUUID()}`, taskQueue, args: [5] }),
+        env.client.workflow.execute(sleepDaysWorkflow, {
+          workflowId: `sleep-${randomUUID()}`,
+          taskQueue,
+          args: [5],
+        }),
       );
       expect(result).toBe('slept 5 days');
     } finally {

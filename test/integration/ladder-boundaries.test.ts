@@ -1,7 +1,17 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type TestWorkflowEnvironment } from '@temporalio/testing';
 import { statusQuery, type BillingState } from '../../src/workflows/definitions.js';
-import { createTimeSkippingEnv, DAY, HOUR, recordingDeps, seedAccount, startLadder, startWorker, waitForState, waitForStatus, terminateLeftovers
+import {
+  createTimeSkippingEnv,
+  DAY,
+  HOUR,
+  recordingDeps,
+  seedAccount,
+  startLadder,
+  startWorker,
+  waitForState,
+  waitForStatus,
+  terminateLeftovers,
 } from './support/harness.js';
 
 const MINUTE = 60_000;

@@ -35,22 +35,35 @@ describe('the full ladder', () => {
       await env.sleep(45 * DAY);
       const status = await waitForStatus(handle, (s) => s.deletionReviewDueAt !== null, 'deletion review');
       expect(status.state).toBe('retained');
-      expect(status.history.map((h) => h.kind)).toEqual(['overdue', 'final_warning', 'suspended', 'retained', 'deletion_review_due']);
+      expect(status.history.map((h) => h.kind)).toEqual([
+        'overdue',
+        'final_warning',
+        'suspended',
+        'retained',
+        'deletion_review_due',
+      ]);
       const description = await handle.describe();
       expect(description.status.name).toBe('RUNNING');
     });
     const wallMs = Date.now() - started;
     console.log(`full ladder to deletion review: ${wallMs} ms wall time`);
 
-    const account = await db().billingAccount.findUniqueOrThrow({ where: { id: accountId }, include: { servers: true } });
+    const account = await db().billingAccount.findUniqueOrThrow({
+      where: { id: accountId },
+      include: { servers: true },
+    });
     expect(account.state).toBe('retained');
     expect(account.backupsBlocked).toBe(true);
     expect(account.deletionReviewDueAt).not.toBeNull();
-    expect(account.servers.map((s) => [s.vmid, s.billingSuspended, s.powerState, s.powerStateBeforeSuspend])).toEqual([
+    expect(
+      account.servers.map((s) => [s.vmid, s.billingSuspended, s.powerState, s.powerStateBeforeSuspend]),
+    ).toEqual([
       [vmids[0], true, 'stopped', 'running'],
       [vmids[1], true, 'stopped', 'stopped'],
     ]);
-    const emails = (await notificationsOf(accountId)).filter((n) => n.channel === 'email').map((n) => n.template);
+    const emails = (await notificationsOf(accountId))
+      .filter((n) => n.channel === 'email')
+      .map((n) => n.template);
     expect(emails).toEqual(['payment_failed', 'final_warning', 'suspended', 'retained']);
     expect(deps.servers.calls).toEqual([`shutdown:${vmids[0]}`]);
   });

@@ -41,18 +41,28 @@ describe('payment restores at any rung', () => {
     it(`paid at ${rung.name}: access restored, only formerly running servers started, one restored email, completed`, async () => {
       const deps = recordingDeps();
       const { worker, taskQueue } = await startWorker(env, deps);
-      const { accountId, vmids, invoiceIds } = await seedAccount({ servers: ['running', 'stopped', 'running'] });
+      const { accountId, vmids, invoiceIds } = await seedAccount({
+        servers: ['running', 'stopped', 'running'],
+      });
       await worker.runUntil(async () => {
         const handle = await startLadder(env, taskQueue, accountId, invoiceIds[0]!);
         await waitForState(handle, 'overdue');
         if (rung.skip) await env.sleep(rung.skip);
         const expected = rung.name === 'deletion review due' ? 'retained' : rung.name;
-        await waitForStatus(handle, (s) => s.state === expected && (rung.name !== 'deletion review due' || s.deletionReviewDueAt !== null), rung.name);
+        await waitForStatus(
+          handle,
+          (s) =>
+            s.state === expected && (rung.name !== 'deletion review due' || s.deletionReviewDueAt !== null),
+          rung.name,
+        );
         await settle(handle, invoiceIds[0]!);
         const result = await handle.result();
         expect(result).toMatchObject({ outcome: 'restored', finalState: 'active', restoredBy: 'payment' });
       });
-      const account = await db().billingAccount.findUniqueOrThrow({ where: { id: accountId }, include: { servers: { orderBy: { vmid: 'asc' } } } });
+      const account = await db().billingAccount.findUniqueOrThrow({
+        where: { id: accountId },
+        include: { servers: { orderBy: { vmid: 'asc' } } },
+      });
       expect(account.state).toBe('active');
       expect(account.backupsBlocked).toBe(false);
       expect(account.restoredAt).not.toBeNull();
@@ -61,9 +71,14 @@ describe('payment restores at any rung', () => {
         ['stopped', false],
         ['running', false],
       ]);
-      const wasSuspended = rung.name === 'suspended' || rung.name === 'retained' || rung.name === 'deletion review due';
-      expect(deps.servers.calls.filter((c) => c.startsWith('start:'))).toEqual(wasSuspended ? [`start:${vmids[0]}`, `start:${vmids[2]}`] : []);
-      const restoredEmails = (await notificationsOf(accountId)).filter((n) => n.channel === 'email' && n.template === 'restored');
+      const wasSuspended =
+        rung.name === 'suspended' || rung.name === 'retained' || rung.name === 'deletion review due';
+      expect(deps.servers.calls.filter((c) => c.startsWith('start:'))).toEqual(
+        wasSuspended ? [`start:${vmids[0]}`, `start:${vmids[2]}`] : [],
+      );
+      const restoredEmails = (await notificationsOf(accountId)).filter(
+        (n) => n.channel === 'email' && n.template === 'restored',
+      );
       expect(restoredEmails).toHaveLength(1);
     });
   }
@@ -74,7 +89,11 @@ describe('payment restores at any rung', () => {
     await worker.runUntil(async () => {
       const handle = await startLadder(env, taskQueue, accountId, invoiceIds[0]!);
       await failAgain(handle, invoiceIds[1]!);
-      await waitForStatus(handle, (s) => s.state === 'overdue' && s.openInvoices.length === 2, 'two open invoices');
+      await waitForStatus(
+        handle,
+        (s) => s.state === 'overdue' && s.openInvoices.length === 2,
+        'two open invoices',
+      );
       await env.sleep(121 * HOUR);
       await waitForState(handle, 'suspended');
       await settle(handle, invoiceIds[0]!);
@@ -100,7 +119,9 @@ describe('payment restores at any rung', () => {
       // The first failure (signalWithStart), one of the five duplicates, and the Smart Retry.
       await waitForStatus(handle, (s) => s.openInvoices[0]?.failures === 3, 'failures counted');
       const settled = await handle.query(statusQuery);
-      expect(settled.openInvoices).toEqual([expect.objectContaining({ invoiceId: invoiceIds[0], failures: 3 })]);
+      expect(settled.openInvoices).toEqual([
+        expect.objectContaining({ invoiceId: invoiceIds[0], failures: 3 }),
+      ]);
       expect(settled.history.filter((h) => h.kind === 'overdue')).toHaveLength(1);
     });
     const transitions = (await eventsOf(accountId)).filter((e) => e.kind === 'transition:overdue');

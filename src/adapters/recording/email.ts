@@ -10,7 +10,10 @@ export function createRecordingEmailSender(logger: Logger): EmailSender & { sent
     send(message) {
       sent.push(message);
       // The subject, never the address: no customer PII in logs.
-      logger.info({ subject: message.subject, idempotencyKey: message.idempotencyKey }, 'email recorded (no Resend key)');
+      logger.info(
+        { subject: message.subject, idempotencyKey: message.idempotencyKey },
+        'email recorded (no Resend key)',
+      );
       return Promise.resolve({ providerMessageId: null });
     },
   };

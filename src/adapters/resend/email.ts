@@ -5,7 +5,11 @@ import { PermanentDeliveryError, type EmailSender } from '../../ports/notificati
  * Customer email through the Resend SDK. The idempotency key goes out as Resend's
  * Idempotency-Key, so a send retried after a crash is not delivered twice (24 h window).
  */
-export function createResendEmailSender(options: { apiKey: string; from: string; replyTo?: string }): EmailSender {
+export function createResendEmailSender(options: {
+  apiKey: string;
+  from: string;
+  replyTo?: string;
+}): EmailSender {
   const resend = new Resend(options.apiKey);
   return {
     kind: 'resend',

@@ -19,6 +19,7 @@ import {
   type BillingState,
   type EnforcementPolicy,
   type EnforcementStatus,
+  type PaymentFailed,
 } from '../../../src/workflows/definitions.js';
 import { type billingEnforcementWorkflow } from '../../../src/workflows/billing-enforcement.js';
 
@@ -84,7 +85,11 @@ export function recordingDeps(overrides: Partial<ActivityDeps> = {}): ActivityDe
   return { ...base, ...overrides } as ActivityDeps & Recorders;
 }
 
-export async function startWorker(env: TestWorkflowEnvironment, deps: ActivityDeps, taskQueue = `tq-${randomUUID()}`) {
+export async function startWorker(
+  env: TestWorkflowEnvironment,
+  deps: ActivityDeps,
+  taskQueue = `tq-${randomUUID()}`,
+) {
   const worker = await Worker.create({
     connection: env.nativeConnection,
     taskQueue,
@@ -96,9 +101,18 @@ export async function startWorker(env: TestWorkflowEnvironment, deps: ActivityDe
 
 let vmidCounter = 100_000 + Math.floor(Math.random() * 800_000) * 10;
 
-export async function seedAccount(options: { servers?: ('running' | 'stopped')[]; exempt?: boolean; invoices?: { id?: string; amountDue?: number }[] } = {}) {
+export async function seedAccount(
+  options: {
+    servers?: ('running' | 'stopped')[];
+    exempt?: boolean;
+    invoices?: { id?: string; amountDue?: number }[];
+  } = {},
+) {
   const accountId = `acct_${randomUUID().slice(0, 12)}`;
-  const servers = (options.servers ?? ['running', 'stopped']).map((powerState) => ({ vmid: vmidCounter++, powerState }));
+  const servers = (options.servers ?? ['running', 'stopped']).map((powerState) => ({
+    vmid: vmidCounter++,
+    powerState,
+  }));
   await db().billingAccount.create({
     data: {
       id: accountId,
@@ -107,7 +121,9 @@ export async function seedAccount(options: { servers?: ('running' | 'stopped')[]
       name: 'Test Customer',
       enforcementExempt: options.exempt ?? false,
       exemptReason: options.exempt ? 'partner' : null,
-      servers: { create: servers.map((s) => ({ vmid: s.vmid, node: 'pve1', kind: 'qemu', powerState: s.powerState })) },
+      servers: {
+        create: servers.map((s) => ({ vmid: s.vmid, node: 'pve1', kind: 'qemu', powerState: s.powerState })),
+      },
     },
   });
   const invoiceIds: string[] = [];
@@ -115,7 +131,15 @@ export async function seedAccount(options: { servers?: ('running' | 'stopped')[]
     const id = invoice.id ?? `in_${randomUUID().slice(0, 14)}`;
     invoiceIds.push(id);
     await db().invoice.create({
-      data: { id, accountId, status: 'open', amountDue: invoice.amountDue ?? 2500, currency: 'usd', hostedInvoiceUrl: `https://invoice.stripe.test/${id}`, lastEventCreatedAt: new Date() },
+      data: {
+        id,
+        accountId,
+        status: 'open',
+        amountDue: invoice.amountDue ?? 2500,
+        currency: 'usd',
+        hostedInvoiceUrl: `https://invoice.stripe.test/${id}`,
+        lastEventCreatedAt: new Date(),
+      },
     });
   }
   return { accountId, vmids: servers.map((s) => s.vmid), invoiceIds };
@@ -141,13 +165,24 @@ export async function startLadder(
   policy = testPolicy(),
   extra: { continueAsNewAfterEvents?: number; publishSearchAttributes?: boolean } = {},
 ): Promise<WorkflowHandle<typeof billingEnforcementWorkflow>> {
-  const handle = await env.client.workflow.signalWithStart<typeof billingEnforcementWorkflow, [import('../../../src/workflows/definitions.js').PaymentFailed]>('billingEnforcementWorkflow', {
+  const handle = await env.client.workflow.signalWithStart<
+    typeof billingEnforcementWorkflow,
+    [PaymentFailed]
+  >('billingEnforcementWorkflow', {
     workflowId: workflowIdFor(accountId),
     taskQueue,
     // The time-skipping server cannot register custom search attributes (no OperatorService).
     args: [{ accountId, policy, publishSearchAttributes: false, ...extra }],
     signal: paymentFailedSignal,
-    signalArgs: [{ invoiceId, eventId: `evt_${randomUUID()}`, at: new Date().toISOString(), amountDue: 2500, currency: 'usd' }],
+    signalArgs: [
+      {
+        invoiceId,
+        eventId: `evt_${randomUUID()}`,
+        at: new Date().toISOString(),
+        amountDue: 2500,
+        currency: 'usd',
+      },
+    ],
   });
   openHandles.push(handle);
   return handle;
@@ -167,11 +202,17 @@ export async function waitForStatus(
     if (predicate(last)) return last;
     await new Promise((r) => setTimeout(r, 50));
   }
-  throw new Error(`timed out waiting for ${what}; last status: ${JSON.stringify(last && { state: last.state, history: last.history.map((h) => h.kind) })}`);
+  throw new Error(
+    `timed out waiting for ${what}; last status: ${JSON.stringify(last && { state: last.state, history: last.history.map((h) => h.kind) })}`,
+  );
 }
 
 export const waitForState = (handle: WorkflowHandle, state: BillingState) =>
-  waitForStatus(handle, (s) => s.state === state && s.history.some((h) => h.kind === state), `state ${state}`);
+  waitForStatus(
+    handle,
+    (s) => s.state === state && s.history.some((h) => h.kind === state),
+    `state ${state}`,
+  );
 
 export async function eventsOf(accountId: string) {
   return db().billingEnforcementEvent.findMany({ where: { accountId }, orderBy: { createdAt: 'asc' } });
@@ -183,9 +224,20 @@ export async function notificationsOf(accountId: string) {
 
 export async function settle(handle: WorkflowHandle, invoiceId: string, eventId = `evt_${randomUUID()}`) {
   const { invoiceSettledSignal } = await import('../../../src/workflows/definitions.js');
-  await handle.signal(invoiceSettledSignal, { invoiceId, how: 'paid', eventId, at: new Date().toISOString() });
+  await handle.signal(invoiceSettledSignal, {
+    invoiceId,
+    how: 'paid',
+    eventId,
+    at: new Date().toISOString(),
+  });
 }
 
 export async function failAgain(handle: WorkflowHandle, invoiceId: string, eventId = `evt_${randomUUID()}`) {
-  await handle.signal(paymentFailedSignal, { invoiceId, eventId, at: new Date().toISOString(), amountDue: 2500, currency: 'usd' });
+  await handle.signal(paymentFailedSignal, {
+    invoiceId,
+    eventId,
+    at: new Date().toISOString(),
+    amountDue: 2500,
+    currency: 'usd',
+  });
 }
