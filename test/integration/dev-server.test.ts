@@ -1,0 +1,81 @@
+// On the real Temporal dev server (the CLI, as `npm run dev` runs it), in real time with a
+// ladder shortened to seconds: what the time-skipping server cannot show.
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { inject } from 'vitest';
+import { createActivities } from '../../src/activities/index.js';
+import { temporalCliExecutable } from '../../src/toolchain/toolchain.js';
+import {
+  paymentFailedSignal,
+  SEARCH_ATTRIBUTES,
+  workflowIdFor,
+  type BillingState,
+  type PaymentFailed,
+} from '../../src/workflows/definitions.js';
+import { type billingEnforcementWorkflow } from '../../src/workflows/billing-enforcement.js';
+import { notificationsOf, recordingDeps, seedAccount, testPolicy, waitForStatus } from './support/harness.js';
+
+const SECOND = 1000;
+
+describe('on the Temporal dev server', () => {
+  let env: TestWorkflowEnvironment;
+  beforeAll(async () => {
+    env = await TestWorkflowEnvironment.createLocal({
+      server: { executable: temporalCliExecutable(), searchAttributes: SEARCH_ATTRIBUTES, extraArgs: ['--log-level', 'error'] },
+    });
+  });
+  afterAll(async () => {
+    await env?.teardown();
+  });
+
+  const newWorker = (taskQueue: string) =>
+    Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowBundle: { codePath: inject('workflowBundlePath') },
+      activities: createActivities(recordingDeps()),
+    });
+
+  it('worker stopped mid-ladder, time passes, a new worker continues: no missed rung, no duplicate notification; search attributes follow the state', async () => {
+    const taskQueue = `tq-${randomUUID()}`;
+    const { accountId, invoiceIds } = await seedAccount();
+    const policy = testPolicy({ finalWarningAfterMs: 2 * SECOND, suspendAfterMs: 4 * SECOND, retainAfterMs: 6 * SECOND, retentionMs: 60 * 60 * SECOND });
+    const first = await newWorker(taskQueue);
+    const handle = await first.runUntil(async () => {
+      const h = await env.client.workflow.signalWithStart<typeof billingEnforcementWorkflow, [PaymentFailed]>('billingEnforcementWorkflow', {
+        workflowId: workflowIdFor(accountId),
+        taskQueue,
+        args: [{ accountId, policy }],
+        signal: paymentFailedSignal,
+        signalArgs: [{ invoiceId: invoiceIds[0]!, eventId: `evt_${randomUUID()}`, at: new Date().toISOString() }],
+      });
+      await waitForStatus(h, (s) => s.state === 'overdue' && s.history.length > 0, 'overdue');
+      return h;
+    });
+    // No worker for longer than the rest of the ladder takes.
+    await new Promise((r) => setTimeout(r, 7 * SECOND));
+    const second = await newWorker(taskQueue);
+    await second.runUntil(async () => {
+      const status = await waitForStatus(handle, (s) => s.state === 'retained' && s.history.some((h) => h.kind === 'retained'), 'retained', 30 * SECOND);
+      expect(status.history.map((h) => h.kind)).toEqual(['overdue', 'final_warning', 'suspended', 'retained']);
+      const deadline = Date.now() + 15 * SECOND;
+      let found: BillingState | undefined;
+      while (Date.now() < deadline && found !== 'retained') {
+        for await (const wf of env.client.workflow.list({ query: `BillingAccountId = "${accountId}" AND BillingState = "retained"` })) {
+          found = wf.searchAttributes.BillingState?.[0] as BillingState | undefined;
+        }
+        if (found !== 'retained') await new Promise((r) => setTimeout(r, 250));
+      }
+      expect(found).toBe('retained');
+      const description = await handle.describe();
+      expect(description.typedSearchAttributes.get(SEARCH_ATTRIBUTES[3]!)).toBeInstanceOf(Date); // BillingNextActionAt
+    });
+    const emails = (await notificationsOf(accountId)).filter((n) => n.channel === 'email').map((n) => n.template);
+    expect(emails).toEqual(['payment_failed', 'final_warning', 'suspended', 'retained']);
+    const discord = (await notificationsOf(accountId)).filter((n) => n.channel === 'discord_billing');
+    expect(discord).toHaveLength(4);
+    await handle.terminate('test finished');
+  });
+});
