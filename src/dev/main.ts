@@ -7,9 +7,9 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { Connection, Client } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { ConfigError, loadConfig } from '../config/env.js';
+import { connectClient } from '../temporal/connection.js';
 import { registerSearchAttributes } from '../temporal/search-attributes.js';
 import { projectRoot, temporalCliExecutable, toolchainHint } from '../toolchain/toolchain.js';
 import { startEmbeddedPostgres } from './embedded-postgres.js';
@@ -219,12 +219,10 @@ async function main() {
     );
   }).catch((error: unknown) => fail(error instanceof Error ? error.message : String(error)));
 
-  const connection = await Connection.connect({ address: config.env.TEMPORAL_ADDRESS });
-  const added = await registerSearchAttributes(
-    new Client({ connection, namespace: config.env.TEMPORAL_NAMESPACE }),
-    config.env.TEMPORAL_NAMESPACE,
-  );
-  await connection.close();
+  // Same TLS / API-key settings as the worker and the HTTP service.
+  const client = await connectClient(config.env);
+  const added = await registerSearchAttributes(client, config.env.TEMPORAL_NAMESPACE);
+  await client.connection.close();
   say(
     added.length
       ? `registered search attributes: ${added.join(', ')}`

@@ -23,7 +23,11 @@ describe('on the Temporal dev server', () => {
   let env: TestWorkflowEnvironment;
   beforeAll(async () => {
     env = await TestWorkflowEnvironment.createLocal({
-      server: { executable: temporalCliExecutable(), searchAttributes: SEARCH_ATTRIBUTES, extraArgs: ['--log-level', 'error'] },
+      server: {
+        executable: temporalCliExecutable(),
+        searchAttributes: SEARCH_ATTRIBUTES,
+        extraArgs: ['--log-level', 'error'],
+      },
     });
   });
   afterAll(async () => {
@@ -41,16 +45,26 @@ describe('on the Temporal dev server', () => {
   it('worker stopped mid-ladder, time passes, a new worker continues: no missed rung, no duplicate notification; search attributes follow the state', async () => {
     const taskQueue = `tq-${randomUUID()}`;
     const { accountId, invoiceIds } = await seedAccount();
-    const policy = testPolicy({ finalWarningAfterMs: 2 * SECOND, suspendAfterMs: 4 * SECOND, retainAfterMs: 6 * SECOND, retentionMs: 60 * 60 * SECOND });
+    const policy = testPolicy({
+      finalWarningAfterMs: 2 * SECOND,
+      suspendAfterMs: 4 * SECOND,
+      retainAfterMs: 6 * SECOND,
+      retentionMs: 60 * 60 * SECOND,
+    });
     const first = await newWorker(taskQueue);
     const handle = await first.runUntil(async () => {
-      const h = await env.client.workflow.signalWithStart<typeof billingEnforcementWorkflow, [PaymentFailed]>('billingEnforcementWorkflow', {
-        workflowId: workflowIdFor(accountId),
-        taskQueue,
-        args: [{ accountId, policy }],
-        signal: paymentFailedSignal,
-        signalArgs: [{ invoiceId: invoiceIds[0]!, eventId: `evt_${randomUUID()}`, at: new Date().toISOString() }],
-      });
+      const h = await env.client.workflow.signalWithStart<typeof billingEnforcementWorkflow, [PaymentFailed]>(
+        'billingEnforcementWorkflow',
+        {
+          workflowId: workflowIdFor(accountId),
+          taskQueue,
+          args: [{ accountId, policy }],
+          signal: paymentFailedSignal,
+          signalArgs: [
+            { invoiceId: invoiceIds[0]!, eventId: `evt_${randomUUID()}`, at: new Date().toISOString() },
+          ],
+        },
+      );
       await waitForStatus(h, (s) => s.state === 'overdue' && s.history.length > 0, 'overdue');
       return h;
     });
@@ -58,12 +72,24 @@ describe('on the Temporal dev server', () => {
     await new Promise((r) => setTimeout(r, 7 * SECOND));
     const second = await newWorker(taskQueue);
     await second.runUntil(async () => {
-      const status = await waitForStatus(handle, (s) => s.state === 'retained' && s.history.some((h) => h.kind === 'retained'), 'retained', 30 * SECOND);
-      expect(status.history.map((h) => h.kind)).toEqual(['overdue', 'final_warning', 'suspended', 'retained']);
+      const status = await waitForStatus(
+        handle,
+        (s) => s.state === 'retained' && s.history.some((h) => h.kind === 'retained'),
+        'retained',
+        30 * SECOND,
+      );
+      expect(status.history.map((h) => h.kind)).toEqual([
+        'overdue',
+        'final_warning',
+        'suspended',
+        'retained',
+      ]);
       const deadline = Date.now() + 15 * SECOND;
       let found: BillingState | undefined;
       while (Date.now() < deadline && found !== 'retained') {
-        for await (const wf of env.client.workflow.list({ query: `BillingAccountId = "${accountId}" AND BillingState = "retained"` })) {
+        for await (const wf of env.client.workflow.list({
+          query: `BillingAccountId = "${accountId}" AND BillingState = "retained"`,
+        })) {
           found = wf.searchAttributes.BillingState?.[0] as BillingState | undefined;
         }
         if (found !== 'retained') await new Promise((r) => setTimeout(r, 250));
@@ -72,7 +98,9 @@ describe('on the Temporal dev server', () => {
       const description = await handle.describe();
       expect(description.typedSearchAttributes.get(SEARCH_ATTRIBUTES[3]!)).toBeInstanceOf(Date); // BillingNextActionAt
     });
-    const emails = (await notificationsOf(accountId)).filter((n) => n.channel === 'email').map((n) => n.template);
+    const emails = (await notificationsOf(accountId))
+      .filter((n) => n.channel === 'email')
+      .map((n) => n.template);
     expect(emails).toEqual(['payment_failed', 'final_warning', 'suspended', 'retained']);
     const discord = (await notificationsOf(accountId)).filter((n) => n.channel === 'discord_billing');
     expect(discord).toHaveLength(4);

@@ -23,6 +23,7 @@ import {
   seedAccount,
   startLadder,
   startWorker,
+  recordHistory,
   terminateLeftovers,
   testPolicy,
   waitForState,
@@ -45,7 +46,10 @@ describe('dry-run, exemptions, circuit breaker, disputes, admin updates, continu
     it(`${variant}: no customer email, no backup block, no server stopped; would-be actions recorded`, async () => {
       const deps = recordingDeps();
       const { worker, taskQueue } = await startWorker(env, deps);
-      const { accountId, invoiceIds } = await seedAccount({ exempt: variant === 'exempt account', servers: ['running'] });
+      const { accountId, invoiceIds } = await seedAccount({
+        exempt: variant === 'exempt account',
+        servers: ['running'],
+      });
       const policy = testPolicy({ dryRun: variant === 'dry-run mode' });
       await worker.runUntil(async () => {
         const handle = await startLadder(env, taskQueue, accountId, invoiceIds[0]!, policy);
@@ -55,15 +59,22 @@ describe('dry-run, exemptions, circuit breaker, disputes, admin updates, continu
       });
       expect(deps.email.sent).toHaveLength(0);
       expect(deps.servers.calls).toHaveLength(0);
-      const account = await db().billingAccount.findUniqueOrThrow({ where: { id: accountId }, include: { servers: true } });
+      const account = await db().billingAccount.findUniqueOrThrow({
+        where: { id: accountId },
+        include: { servers: true },
+      });
       expect(account.state).toBe('retained'); // gates answer "allowed, would have been …" from this
       expect(account.backupsBlocked).toBe(false);
       expect(account.servers[0]).toMatchObject({ powerState: 'running', billingSuspended: false });
       const kinds = (await eventsOf(accountId)).map((e) => e.kind);
-      expect(kinds).toEqual(expect.arrayContaining(['would_send_email', 'would_block_backups', 'would_suspend_servers']));
+      expect(kinds).toEqual(
+        expect.arrayContaining(['would_send_email', 'would_block_backups', 'would_suspend_servers']),
+      );
       expect((await notificationsOf(accountId)).filter((n) => n.channel === 'email')).toHaveLength(0);
       // Operators still see the ladder in Discord.
-      expect(deps.chat.posted.map((p) => p.message.title)).toEqual(expect.arrayContaining([expect.stringMatching(/^\[dry-run\] Suspended/)]));
+      expect(deps.chat.posted.map((p) => p.message.title)).toEqual(
+        expect.arrayContaining([expect.stringMatching(/^\[dry-run\] Suspended/)]),
+      );
     });
   }
 
@@ -81,16 +92,23 @@ describe('dry-run, exemptions, circuit breaker, disputes, admin updates, continu
       await waitForState(first, 'overdue');
       await waitForState(second, 'overdue');
       await env.sleep(121 * HOUR);
-      const states = await Promise.all([first, second].map((h) => waitForStatus(h, (s) => s.state === 'suspended' || s.suspensionHold !== null, 'suspended or held')));
+      const states = await Promise.all(
+        [first, second].map((h) =>
+          waitForStatus(h, (s) => s.state === 'suspended' || s.suspensionHold !== null, 'suspended or held'),
+        ),
+      );
       const held = states.filter((s) => s.suspensionHold !== null);
       expect(held).toHaveLength(1);
       expect(states.filter((s) => s.state === 'suspended')).toHaveLength(1);
       const heldHandle = states[0]!.suspensionHold ? first : second;
-      expect(deps.chat.posted.filter((p) => p.channel === 'ops').map((p) => p.message.title)).toContain('Circuit breaker: suspension held');
+      expect(deps.chat.posted.filter((p) => p.channel === 'ops').map((p) => p.message.title)).toContain(
+        'Circuit breaker: suspension held',
+      );
 
       const released = await heldHandle.executeUpdate(releaseSuspensionHoldUpdate, { args: [admin] });
       expect(released.history.map((h) => h.kind)).toContain('suspension_hold_released');
       await waitForState(heldHandle, 'suspended');
+      await recordHistory(heldHandle, 'circuit-breaker-hold-released');
     });
   });
 
@@ -100,16 +118,24 @@ describe('dry-run, exemptions, circuit breaker, disputes, admin updates, continu
     await worker.runUntil(async () => {
       const handle = await startLadder(env, taskQueue, accountId, invoiceIds[0]!);
       await waitForState(handle, 'overdue');
-      await handle.signal(disputeOpenedSignal, { disputeId: 'dp_1', eventId: 'evt_dispute_1', at: new Date().toISOString() });
+      await handle.signal(disputeOpenedSignal, {
+        disputeId: 'dp_1',
+        eventId: 'evt_dispute_1',
+        at: new Date().toISOString(),
+      });
       await waitForStatus(handle, (s) => s.disputeFrozen !== null, 'frozen');
       await env.sleep(10 * DAY);
       const frozen = await handle.query(statusQuery);
       expect(frozen.state).toBe('overdue');
       expect(frozen.nextAction).toBeNull();
-      const resumed = await handle.executeUpdate(resumeUpdate, { args: [{ actor: 'ops@example.test', reason: 'dispute reviewed' }] });
+      const resumed = await handle.executeUpdate(resumeUpdate, {
+        args: [{ actor: 'ops@example.test', reason: 'dispute reviewed' }],
+      });
       expect(resumed.disputeFrozen).toBeNull();
       // The frozen time does not count: the final warning is still 72 h after the ladder began, shifted.
-      expect(Date.parse(resumed.nextAction!.at)).toBeGreaterThan(Date.parse(frozen.overdueSince!) + 72 * HOUR + 9 * DAY);
+      expect(Date.parse(resumed.nextAction!.at)).toBeGreaterThan(
+        Date.parse(frozen.overdueSince!) + 72 * HOUR + 9 * DAY,
+      );
       await env.sleep(73 * HOUR);
       await waitForState(handle, 'final_warning');
     });
@@ -144,9 +170,18 @@ describe('dry-run, exemptions, circuit breaker, disputes, admin updates, continu
       const restored = await handle.executeUpdate(forceRestoreUpdate, { args: [admin] });
       expect(restored.accountId).toBe(accountId);
       expect((await handle.result()).restoredBy).toBe(admin.actor);
+      await recordHistory(handle, 'pause-extend-resume-approve-force-restore');
     });
     const kinds = (await eventsOf(accountId)).map((e) => e.kind);
-    expect(kinds).toEqual(expect.arrayContaining(['admin_pause', 'admin_extend_grace', 'admin_resume', 'admin_approve_deletion_review', 'admin_force_restore']));
+    expect(kinds).toEqual(
+      expect.arrayContaining([
+        'admin_pause',
+        'admin_extend_grace',
+        'admin_resume',
+        'admin_approve_deletion_review',
+        'admin_force_restore',
+      ]),
+    );
     const audit = (await eventsOf(accountId)).find((e) => e.kind === 'admin_pause');
     expect(audit).toMatchObject({ actor: admin.actor, reason: admin.reason });
   });
@@ -164,7 +199,8 @@ describe('dry-run, exemptions, circuit breaker, disputes, admin updates, continu
         () => handle.executeUpdate(resumeUpdate, { args: [admin] }), // not paused
         () => handle.executeUpdate(releaseSuspensionHoldUpdate, { args: [admin] }), // nothing held
         () => handle.executeUpdate(approveDeletionReviewUpdate, { args: [admin] }), // not due
-        () => handle.executeUpdate(pauseUpdate, { args: [{ ...admin, deleteServers: true } as typeof admin] }), // unknown field
+        () =>
+          handle.executeUpdate(pauseUpdate, { args: [{ ...admin, deleteServers: true } as typeof admin] }), // unknown field
       ];
       for (const attempt of attempts) {
         await expect(attempt()).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
@@ -172,7 +208,11 @@ describe('dry-run, exemptions, circuit breaker, disputes, admin updates, continu
       const after = await handle.query(statusQuery);
       expect(after).toEqual(before);
       // Rejected by validators: no update was accepted into history.
-      const updateEvents = ((await handle.fetchHistory()).events ?? []).filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes || e.workflowExecutionUpdateCompletedEventAttributes);
+      const updateEvents = ((await handle.fetchHistory()).events ?? []).filter(
+        (e) =>
+          e.workflowExecutionUpdateAcceptedEventAttributes ||
+          e.workflowExecutionUpdateCompletedEventAttributes,
+      );
       expect(updateEvents).toHaveLength(0);
     });
     expect((await eventsOf(accountId)).filter((e) => e.kind.startsWith('admin_'))).toHaveLength(0);
@@ -182,26 +222,39 @@ describe('dry-run, exemptions, circuit breaker, disputes, admin updates, continu
     const { worker, taskQueue } = await startWorker(env, recordingDeps());
     const { accountId, invoiceIds } = await seedAccount({ invoices: [{}, {}] });
     await worker.runUntil(async () => {
-      const handle = await startLadder(env, taskQueue, accountId, invoiceIds[0]!, testPolicy(), { continueAsNewAfterEvents: 40 });
+      const handle = await startLadder(env, taskQueue, accountId, invoiceIds[0]!, testPolicy(), {
+        continueAsNewAfterEvents: 40,
+      });
       await waitForState(handle, 'overdue');
       const firstRunId = (await handle.describe()).runId;
       await failAgain(handle, invoiceIds[1]!, 'evt_second_invoice');
       for (let i = 0; i < 40; i++) await failAgain(handle, invoiceIds[0]!, `evt_retry_${i}`);
-      await waitForStatus(handle, (s) => (s.openInvoices.find((o) => o.invoiceId === invoiceIds[0])?.failures ?? 0) === 41, 'all failures counted');
+      await waitForStatus(
+        handle,
+        (s) => (s.openInvoices.find((o) => o.invoiceId === invoiceIds[0])?.failures ?? 0) === 41,
+        'all failures counted',
+      );
       const latest = env.client.workflow.getHandle(handle.workflowId);
       const description = await latest.describe();
       expect(description.runId).not.toBe(firstRunId);
       // Replaying an event id applied before the hand-over is still ignored.
       await failAgain(latest, invoiceIds[0]!, 'evt_retry_0');
       await failAgain(latest, invoiceIds[0]!, 'evt_after_handover');
-      const status = await waitForStatus(latest, (s) => (s.openInvoices.find((o) => o.invoiceId === invoiceIds[0])?.failures ?? 0) === 42, 'post-handover failure');
+      const status = await waitForStatus(
+        latest,
+        (s) => (s.openInvoices.find((o) => o.invoiceId === invoiceIds[0])?.failures ?? 0) === 42,
+        'post-handover failure',
+      );
       expect(status.state).toBe('overdue');
       expect(status.openInvoices.map((o) => o.invoiceId).sort()).toEqual([...invoiceIds].sort());
       expect(status.history.filter((h) => h.kind === 'overdue')).toHaveLength(1);
       await env.sleep(73 * HOUR);
       await waitForState(latest, 'final_warning');
+      await recordHistory(handle, 'continued-as-new-first-run');
     });
-    const emails = (await notificationsOf(accountId)).filter((n) => n.channel === 'email').map((n) => n.template);
+    const emails = (await notificationsOf(accountId))
+      .filter((n) => n.channel === 'email')
+      .map((n) => n.template);
     expect(emails).toEqual(['payment_failed', 'final_warning']);
   });
 });

@@ -11,6 +11,7 @@ import {
   startWorker,
   waitForState,
   waitForStatus,
+  recordHistory,
   terminateLeftovers,
 } from './support/harness.js';
 
@@ -44,6 +45,7 @@ describe('the full ladder', () => {
       ]);
       const description = await handle.describe();
       expect(description.status.name).toBe('RUNNING');
+      await recordHistory(handle, 'full-ladder-to-deletion-review');
     });
     const wallMs = Date.now() - started;
     console.log(`full ladder to deletion review: ${wallMs} ms wall time`);

@@ -16,6 +16,7 @@ import {
   startWorker,
   waitForState,
   waitForStatus,
+  recordHistory,
   terminateLeftovers,
 } from './support/harness.js';
 
@@ -58,6 +59,7 @@ describe('payment restores at any rung', () => {
         await settle(handle, invoiceIds[0]!);
         const result = await handle.result();
         expect(result).toMatchObject({ outcome: 'restored', finalState: 'active', restoredBy: 'payment' });
+        if (rung.name === 'final_warning') await recordHistory(handle, 'paid-at-final-warning');
       });
       const account = await db().billingAccount.findUniqueOrThrow({
         where: { id: accountId },

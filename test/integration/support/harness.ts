@@ -241,3 +241,19 @@ export async function failAgain(handle: WorkflowHandle, invoiceId: string, event
     currency: 'usd',
   });
 }
+
+/**
+ * `RECORD_HISTORIES=1 npm run test:integration` rewrites the histories under test/histories/
+ * from real runs; test/integration/replay.test.ts replays every committed one.
+ */
+export async function recordHistory(handle: WorkflowHandle, name: string) {
+  if (!process.env.RECORD_HISTORIES) return;
+  const { default: proto } = await import('@temporalio/proto');
+  const fs = await import('node:fs');
+  const path = await import('node:path');
+  const { projectRoot } = await import('../../../src/toolchain/toolchain.js');
+  const history = await handle.fetchHistory();
+  // Binary protobuf: encodes the plain history objects the client returns, byte for byte.
+  const bytes = proto.temporal.api.history.v1.History.encode(history).finish();
+  fs.writeFileSync(path.join(projectRoot, 'test', 'histories', `${name}.pb`), bytes);
+}

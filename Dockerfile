@@ -1,0 +1,22 @@
+# The worker and the HTTP service (same image; docker-compose.yml picks the command).
+FROM node:20-bookworm-slim
+
+WORKDIR /app
+
+# Dependencies first, so a code change does not reinstall them. Install scripts are skipped:
+# nothing here needs one, and @prisma/engines' would download native engines from
+# binaries.prisma.sh (the project uses Prisma's JS engine; see TOOLCHAIN.md).
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+
+COPY . .
+
+# The schema's env("DATABASE_URL") must resolve for Prisma 6 to pick its JS engine; the client
+# connects with the real URL at run time through @prisma/adapter-pg.
+RUN DATABASE_URL=postgresql://generate@localhost/generate npx prisma generate
+
+ENV NODE_ENV=production
+USER node
+
+# Default: the worker. The HTTP service: node --import tsx src/http/main.ts
+CMD ["node", "--import", "tsx", "src/worker.ts"]
