@@ -9,9 +9,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, makeTelemetryFilterString, Runtime, Worker } from '@temporalio/worker';
 import { Command, Option } from 'commander';
 import { createActivities } from '../src/activities/index.js';
-import { createRecordingChatNotifier } from '../src/adapters/recording/chat.js';
-import { createRecordingEmailSender } from '../src/adapters/recording/email.js';
-import { createRecordingServerControl } from '../src/adapters/recording/server-control.js';
+import { recordingActivityDeps } from '../src/activities/deps.js';
 import { createPrisma } from '../src/db/client.js';
 import { startEmbeddedPostgres } from '../src/dev/embedded-postgres.js';
 import { createLogger } from '../src/logger.js';
@@ -110,16 +108,13 @@ try {
     connection: env.nativeConnection,
     taskQueue: 'billing-demo',
     workflowsPath,
-    activities: createActivities({
-      db,
-      email: createRecordingEmailSender(logger),
-      chat: createRecordingChatNotifier(logger),
-      servers: createRecordingServerControl(db),
-      logger,
-      temporalUiUrl: 'http://localhost:8233',
-      temporalNamespace: 'default',
-      portalUrl: 'http://localhost:5173',
-    }),
+    activities: createActivities(
+      recordingActivityDeps(db, logger, {
+        temporalUiUrl: 'http://localhost:8233',
+        temporalNamespace: 'default',
+        portalUrl: 'http://localhost:5173',
+      }),
+    ),
   });
 
   const timeSkipping = env;

@@ -40,3 +40,22 @@ export function activityDepsFromConfig(config: Config, db: PrismaClient, logger:
 export function describeAdapters(deps: ActivityDeps): string {
   return `email=${deps.email.kind} discord=${deps.chat.kind} servers=${deps.servers.kind}`;
 }
+
+/**
+ * Every adapter a recording one (local runs, the demo, tests): the recorders keep what was sent,
+ * posted and switched, next to the Notification ledger and Server table.
+ */
+export function recordingActivityDeps(
+  db: PrismaClient,
+  logger: Logger,
+  links: Pick<ActivityDeps, 'temporalUiUrl' | 'temporalNamespace' | 'portalUrl'>,
+) {
+  return {
+    db,
+    email: createRecordingEmailSender(logger),
+    chat: createRecordingChatNotifier(logger),
+    servers: createRecordingServerControl(db),
+    logger,
+    ...links,
+  };
+}

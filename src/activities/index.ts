@@ -8,7 +8,7 @@ import {
 } from '../workflows/definitions.js';
 import { type Prisma, type PrismaClient, isUniqueViolation } from '../db/client.js';
 import { type Logger } from '../logger.js';
-import { renderEmail, formatAmount, type EmailTemplate } from '../notifications/email-templates.js';
+import { renderEmail, type EmailTemplate } from '../notifications/email-templates.js';
 import {
   PermanentDeliveryError,
   type ChatChannel,
@@ -167,6 +167,30 @@ export function createActivities(deps: ActivityDeps) {
     return true;
   }
 
+  /** The audit idempotency key of one ladder step: (workflowId, runId, step). */
+  const stepKey = (input: { workflowId: string; runId: string; step: string }): string =>
+    `${input.workflowId}:${input.runId}:${input.step}`;
+
+  /** Dry-run and exempt accounts: record what would have been done, once. */
+  async function recordWouldDo(
+    input: { accountId: string; workflowId: string; runId: string; at: string },
+    kind: string,
+    idempotencyKey: string,
+    extra: { step?: string; detail?: Prisma.InputJsonValue } = {},
+  ) {
+    await writeEventOnce(db, {
+      accountId: input.accountId,
+      kind,
+      actor: 'workflow',
+      dryRun: true,
+      idempotencyKey: `${idempotencyKey}:dry-run`,
+      workflowId: input.workflowId,
+      runId: input.runId,
+      occurredAt: new Date(input.at),
+      ...extra,
+    });
+  }
+
   async function requireAccount(accountId: string) {
     const account = await db.billingAccount.findUnique({ where: { id: accountId } });
     if (!account) throw new AccountNotFoundError(accountId);
@@ -176,7 +200,7 @@ export function createActivities(deps: ActivityDeps) {
   async function applyTransition(input: TransitionInput, kind: string): Promise<{ applied: boolean }> {
     await requireAccount(input.accountId);
     const at = new Date(input.at);
-    const idempotencyKey = `${input.workflowId}:${input.runId}:${input.step}`;
+    const idempotencyKey = stepKey(input);
     return db.$transaction(async (tx) => {
       const wrote = await writeEventOnce(tx, {
         accountId: input.accountId,
@@ -348,56 +372,45 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     async recordTransition(input: TransitionInput): Promise<{ applied: boolean }> {
-      return enforcing(
-        'record transition',
-        input.accountId,
-        `${input.workflowId}:${input.runId}:${input.step}`,
-        () => applyTransition(input, `transition:${input.to}`),
+      return enforcing('record transition', input.accountId, stepKey(input), () =>
+        applyTransition(input, `transition:${input.to}`),
       );
     },
 
     async markRetained(input: TransitionInput & { retainUntil: string }): Promise<{ applied: boolean }> {
-      return enforcing(
-        'mark retained',
-        input.accountId,
-        `${input.workflowId}:${input.runId}:${input.step}`,
-        () => applyTransition({ ...input, to: 'retained' }, 'transition:retained'),
+      return enforcing('mark retained', input.accountId, stepKey(input), () =>
+        applyTransition({ ...input, to: 'retained' }, 'transition:retained'),
       );
     },
 
     async flagDeletionReview(input: AuditInput & { dueAt: string }): Promise<{ applied: boolean }> {
-      return enforcing(
-        'flag deletion review',
-        input.accountId,
-        `${input.workflowId}:${input.runId}:${input.step}`,
-        async () => {
-          await requireAccount(input.accountId);
-          return db.$transaction(async (tx) => {
-            const wrote = await writeEventOnce(tx, {
-              accountId: input.accountId,
-              kind: 'deletion_review_due',
-              step: input.step,
-              actor: 'workflow',
-              dryRun: input.dryRun ?? false,
-              detail: {
-                dueAt: input.dueAt,
-                note: 'Eligible for deletion review. Nothing is deleted automatically.',
-              },
-              idempotencyKey: `${input.workflowId}:${input.runId}:${input.step}`,
-              workflowId: input.workflowId,
-              runId: input.runId,
-              occurredAt: new Date(input.at),
-            });
-            if (wrote) {
-              await tx.billingAccount.updateMany({
-                where: { id: input.accountId, state: 'retained' },
-                data: { deletionReviewDueAt: new Date(input.dueAt) },
-              });
-            }
-            return { applied: wrote };
+      return enforcing('flag deletion review', input.accountId, stepKey(input), async () => {
+        await requireAccount(input.accountId);
+        return db.$transaction(async (tx) => {
+          const wrote = await writeEventOnce(tx, {
+            accountId: input.accountId,
+            kind: 'deletion_review_due',
+            step: input.step,
+            actor: 'workflow',
+            dryRun: input.dryRun ?? false,
+            detail: {
+              dueAt: input.dueAt,
+              note: 'Eligible for deletion review. Nothing is deleted automatically.',
+            },
+            idempotencyKey: stepKey(input),
+            workflowId: input.workflowId,
+            runId: input.runId,
+            occurredAt: new Date(input.at),
           });
-        },
-      );
+          if (wrote) {
+            await tx.billingAccount.updateMany({
+              where: { id: input.accountId, state: 'retained' },
+              data: { deletionReviewDueAt: new Date(input.dueAt) },
+            });
+          }
+          return { applied: wrote };
+        });
+      });
     },
 
     async recordAudit(input: AuditInput): Promise<{ applied: boolean }> {
@@ -410,7 +423,7 @@ export function createActivities(deps: ActivityDeps) {
         reason: input.reason ?? null,
         dryRun: input.dryRun ?? false,
         detail: (input.detail ?? {}) as Prisma.InputJsonValue,
-        idempotencyKey: `${input.workflowId}:${input.runId}:${input.step}`,
+        idempotencyKey: stepKey(input),
         workflowId: input.workflowId,
         runId: input.runId,
         occurredAt: new Date(input.at),
@@ -421,17 +434,9 @@ export function createActivities(deps: ActivityDeps) {
     async sendCustomerEmail(input: EmailInput): Promise<NotificationOutcome> {
       const account = await requireAccount(input.accountId);
       if (input.dryRun) {
-        await writeEventOnce(db, {
-          accountId: input.accountId,
-          kind: 'would_send_email',
+        await recordWouldDo(input, 'would_send_email', input.idempotencyKey, {
           step: input.template,
-          actor: 'workflow',
-          dryRun: true,
           detail: { template: input.template },
-          idempotencyKey: `${input.idempotencyKey}:dry-run`,
-          workflowId: input.workflowId,
-          runId: input.runId,
-          occurredAt: new Date(input.at),
         });
         return 'skipped_dry_run';
       }
@@ -492,16 +497,11 @@ export function createActivities(deps: ActivityDeps) {
       await enforcing('set backups blocked', input.accountId, input.idempotencyKey, async () => {
         await requireAccount(input.accountId);
         if (input.dryRun) {
-          await writeEventOnce(db, {
-            accountId: input.accountId,
-            kind: input.blocked ? 'would_block_backups' : 'would_unblock_backups',
-            actor: 'workflow',
-            dryRun: true,
-            idempotencyKey: `${input.idempotencyKey}:dry-run`,
-            workflowId: input.workflowId,
-            runId: input.runId,
-            occurredAt: new Date(input.at),
-          });
+          await recordWouldDo(
+            input,
+            input.blocked ? 'would_block_backups' : 'would_unblock_backups',
+            input.idempotencyKey,
+          );
           return;
         }
         await db.billingAccount.update({
@@ -525,58 +525,45 @@ export function createActivities(deps: ActivityDeps) {
       runId: string;
       step: string;
     }): Promise<{ suspended: number[]; alreadySuspended: number[]; wouldSuspend: number[] }> {
-      return enforcing(
-        'suspend servers',
-        input.accountId,
-        `${input.workflowId}:${input.runId}:${input.step}`,
-        async () => {
-          const servers = await db.server.findMany({
-            where: { accountId: input.accountId },
-            orderBy: { vmid: 'asc' },
+      return enforcing('suspend servers', input.accountId, stepKey(input), async () => {
+        const servers = await db.server.findMany({
+          where: { accountId: input.accountId },
+          orderBy: { vmid: 'asc' },
+        });
+        const result = {
+          suspended: [] as number[],
+          alreadySuspended: [] as number[],
+          wouldSuspend: [] as number[],
+        };
+        if (input.dryRun) {
+          result.wouldSuspend = servers.filter((s) => !s.billingSuspended).map((s) => s.vmid);
+          await recordWouldDo(input, 'would_suspend_servers', stepKey(input), {
+            step: input.step,
+            detail: { vmids: result.wouldSuspend },
           });
-          const result = {
-            suspended: [] as number[],
-            alreadySuspended: [] as number[],
-            wouldSuspend: [] as number[],
-          };
-          if (input.dryRun) {
-            result.wouldSuspend = servers.filter((s) => !s.billingSuspended).map((s) => s.vmid);
-            await writeEventOnce(db, {
-              accountId: input.accountId,
-              kind: 'would_suspend_servers',
-              step: input.step,
-              actor: 'workflow',
-              dryRun: true,
-              detail: { vmids: result.wouldSuspend },
-              idempotencyKey: `${input.workflowId}:${input.runId}:${input.step}:dry-run`,
-              workflowId: input.workflowId,
-              runId: input.runId,
-              occurredAt: new Date(input.at),
-            });
-            return result;
-          }
-          for (const server of servers) {
-            heartbeat({ vmid: server.vmid });
-            if (server.billingSuspended) {
-              result.alreadySuspended.push(server.vmid);
-              continue;
-            }
-            const ref = { vmid: server.vmid, node: server.node, kind: server.kind };
-            let before = server.powerStateBeforeSuspend;
-            if (!before) {
-              before = await deps.servers.status(ref);
-              await db.server.update({ where: { id: server.id }, data: { powerStateBeforeSuspend: before } });
-            }
-            await deps.servers.shutdown(ref, input.shutdownTimeoutMs);
-            await db.server.update({
-              where: { id: server.id },
-              data: { billingSuspended: true, suspendedAt: new Date(input.at) },
-            });
-            result.suspended.push(server.vmid);
-          }
           return result;
-        },
-      );
+        }
+        for (const server of servers) {
+          heartbeat({ vmid: server.vmid });
+          if (server.billingSuspended) {
+            result.alreadySuspended.push(server.vmid);
+            continue;
+          }
+          const ref = { vmid: server.vmid, node: server.node, kind: server.kind };
+          let before = server.powerStateBeforeSuspend;
+          if (!before) {
+            before = await deps.servers.status(ref);
+            await db.server.update({ where: { id: server.id }, data: { powerStateBeforeSuspend: before } });
+          }
+          await deps.servers.shutdown(ref, input.shutdownTimeoutMs);
+          await db.server.update({
+            where: { id: server.id },
+            data: { billingSuspended: true, suspendedAt: new Date(input.at) },
+          });
+          result.suspended.push(server.vmid);
+        }
+        return result;
+      });
     },
 
     /** Lifts the suspension; starts only the servers that were running before it. */
@@ -588,36 +575,31 @@ export function createActivities(deps: ActivityDeps) {
       runId: string;
       step: string;
     }): Promise<{ started: number[]; unmarked: number[] }> {
-      return enforcing(
-        'restore servers',
-        input.accountId,
-        `${input.workflowId}:${input.runId}:${input.step}`,
-        async () => {
-          const servers = await db.server.findMany({
-            where: { accountId: input.accountId, billingSuspended: true },
-            orderBy: { vmid: 'asc' },
-          });
-          const result = { started: [] as number[], unmarked: [] as number[] };
-          for (const server of servers) {
-            heartbeat({ vmid: server.vmid });
-            const ref = { vmid: server.vmid, node: server.node, kind: server.kind };
-            if (
-              input.restart &&
-              server.powerStateBeforeSuspend === 'running' &&
-              (await deps.servers.status(ref)) !== 'running'
-            ) {
-              await deps.servers.start(ref);
-              result.started.push(server.vmid);
-            }
-            await db.server.update({
-              where: { id: server.id },
-              data: { billingSuspended: false, powerStateBeforeSuspend: null, suspendedAt: null },
-            });
-            result.unmarked.push(server.vmid);
+      return enforcing('restore servers', input.accountId, stepKey(input), async () => {
+        const servers = await db.server.findMany({
+          where: { accountId: input.accountId, billingSuspended: true },
+          orderBy: { vmid: 'asc' },
+        });
+        const result = { started: [] as number[], unmarked: [] as number[] };
+        for (const server of servers) {
+          heartbeat({ vmid: server.vmid });
+          const ref = { vmid: server.vmid, node: server.node, kind: server.kind };
+          if (
+            input.restart &&
+            server.powerStateBeforeSuspend === 'running' &&
+            (await deps.servers.status(ref)) !== 'running'
+          ) {
+            await deps.servers.start(ref);
+            result.started.push(server.vmid);
           }
-          return result;
-        },
-      );
+          await db.server.update({
+            where: { id: server.id },
+            data: { billingSuspended: false, powerStateBeforeSuspend: null, suspendedAt: null },
+          });
+          result.unmarked.push(server.vmid);
+        }
+        return result;
+      });
     },
 
     /**
@@ -636,7 +618,7 @@ export function createActivities(deps: ActivityDeps) {
       dryRun: boolean;
       bypass: boolean;
     }): Promise<{ granted: boolean; recentSuspensions: number }> {
-      const idempotencyKey = `${input.workflowId}:${input.runId}:${input.step}`;
+      const idempotencyKey = stepKey(input);
       const at = new Date(input.at);
       return db.$transaction(async (tx) => {
         await tx.$executeRaw`SELECT pg_advisory_xact_lock(7240001)`;
@@ -669,18 +651,6 @@ export function createActivities(deps: ActivityDeps) {
         });
         return { granted: true, recentSuspensions: recent + 1 };
       });
-    },
-
-    /** For the Discord summaries: the amount due across the account's open invoices. */
-    async describeBalance(input: { accountId: string }): Promise<string> {
-      const invoices = await db.invoice.findMany({
-        where: { accountId: input.accountId, status: { in: ['open', 'uncollectible'] } },
-      });
-      if (!invoices.length) return 'unknown';
-      return formatAmount(
-        invoices.reduce((s, i) => s + i.amountDue, 0),
-        invoices[0]?.currency ?? null,
-      );
     },
   };
 }

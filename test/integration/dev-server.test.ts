@@ -3,19 +3,17 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
-import { inject } from 'vitest';
-import { createActivities } from '../../src/activities/index.js';
 import { temporalCliExecutable } from '../../src/toolchain/toolchain.js';
+import { SEARCH_ATTRIBUTES, type BillingState } from '../../src/workflows/definitions.js';
 import {
-  paymentFailedSignal,
-  SEARCH_ATTRIBUTES,
-  workflowIdFor,
-  type BillingState,
-  type PaymentFailed,
-} from '../../src/workflows/definitions.js';
-import { type billingEnforcementWorkflow } from '../../src/workflows/billing-enforcement.js';
-import { notificationsOf, recordingDeps, seedAccount, testPolicy, waitForStatus } from './support/harness.js';
+  notificationsOf,
+  recordingDeps,
+  seedAccount,
+  startLadder,
+  startWorker,
+  testPolicy,
+  waitForStatus,
+} from './support/harness.js';
 
 const SECOND = 1000;
 
@@ -34,13 +32,7 @@ describe('on the Temporal dev server', () => {
     await env?.teardown();
   });
 
-  const newWorker = (taskQueue: string) =>
-    Worker.create({
-      connection: env.nativeConnection,
-      taskQueue,
-      workflowBundle: { codePath: inject('workflowBundlePath') },
-      activities: createActivities(recordingDeps()),
-    });
+  const newWorker = async (taskQueue: string) => (await startWorker(env, recordingDeps(), taskQueue)).worker;
 
   it('worker stopped mid-ladder, time passes, a new worker continues: no missed rung, no duplicate notification; search attributes follow the state', async () => {
     const taskQueue = `tq-${randomUUID()}`;
@@ -53,18 +45,9 @@ describe('on the Temporal dev server', () => {
     });
     const first = await newWorker(taskQueue);
     const handle = await first.runUntil(async () => {
-      const h = await env.client.workflow.signalWithStart<typeof billingEnforcementWorkflow, [PaymentFailed]>(
-        'billingEnforcementWorkflow',
-        {
-          workflowId: workflowIdFor(accountId),
-          taskQueue,
-          args: [{ accountId, policy }],
-          signal: paymentFailedSignal,
-          signalArgs: [
-            { invoiceId: invoiceIds[0]!, eventId: `evt_${randomUUID()}`, at: new Date().toISOString() },
-          ],
-        },
-      );
+      const h = await startLadder(env, taskQueue, accountId, invoiceIds[0]!, policy, {
+        publishSearchAttributes: true,
+      });
       await waitForStatus(h, (s) => s.state === 'overdue' && s.history.length > 0, 'overdue');
       return h;
     });

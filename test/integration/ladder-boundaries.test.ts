@@ -1,8 +1,7 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { type TestWorkflowEnvironment } from '@temporalio/testing';
 import { statusQuery, type BillingState } from '../../src/workflows/definitions.js';
 import {
-  createTimeSkippingEnv,
   DAY,
   HOUR,
   recordingDeps,
@@ -11,19 +10,16 @@ import {
   startWorker,
   waitForState,
   waitForStatus,
-  terminateLeftovers,
+  useTimeSkippingEnv,
 } from './support/harness.js';
 
 const MINUTE = 60_000;
 
 describe('each rung fires at its boundary and not before', () => {
+  const timeSkipping = useTimeSkippingEnv();
   let env: TestWorkflowEnvironment;
-  beforeAll(async () => {
-    env = await createTimeSkippingEnv();
-  });
-  afterEach(terminateLeftovers);
-  afterAll(async () => {
-    await env?.teardown();
+  beforeEach(() => {
+    env = timeSkipping();
   });
 
   const boundaries: { rung: BillingState | 'deletion_review'; before: BillingState; at: number }[] = [

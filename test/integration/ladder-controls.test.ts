@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { type TestWorkflowEnvironment } from '@temporalio/testing';
 import {
@@ -12,7 +12,6 @@ import {
   statusQuery,
 } from '../../src/workflows/definitions.js';
 import {
-  createTimeSkippingEnv,
   DAY,
   db,
   eventsOf,
@@ -24,7 +23,7 @@ import {
   startLadder,
   startWorker,
   recordHistory,
-  terminateLeftovers,
+  useTimeSkippingEnv,
   testPolicy,
   waitForState,
   waitForStatus,
@@ -33,13 +32,10 @@ import {
 const admin = { actor: 'ops@example.test', reason: 'customer called support' };
 
 describe('dry-run, exemptions, circuit breaker, disputes, admin updates, continue-as-new', () => {
+  const timeSkipping = useTimeSkippingEnv();
   let env: TestWorkflowEnvironment;
-  beforeAll(async () => {
-    env = await createTimeSkippingEnv();
-  });
-  afterEach(terminateLeftovers);
-  afterAll(async () => {
-    await env?.teardown();
+  beforeEach(() => {
+    env = timeSkipping();
   });
 
   for (const variant of ['dry-run mode', 'exempt account'] as const) {

@@ -1,7 +1,6 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { type TestWorkflowEnvironment } from '@temporalio/testing';
 import {
-  createTimeSkippingEnv,
   db,
   DAY,
   notificationsOf,
@@ -12,17 +11,14 @@ import {
   waitForState,
   waitForStatus,
   recordHistory,
-  terminateLeftovers,
+  useTimeSkippingEnv,
 } from './support/harness.js';
 
 describe('the full ladder', () => {
+  const timeSkipping = useTimeSkippingEnv();
   let env: TestWorkflowEnvironment;
-  beforeAll(async () => {
-    env = await createTimeSkippingEnv();
-  });
-  afterEach(terminateLeftovers);
-  afterAll(async () => {
-    await env?.teardown();
+  beforeEach(() => {
+    env = timeSkipping();
   });
 
   it('walks overdue → final warning → suspended → retained → deletion review, deleting nothing', async () => {

@@ -1,8 +1,7 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { type TestWorkflowEnvironment } from '@temporalio/testing';
 import { statusQuery } from '../../src/workflows/definitions.js';
 import {
-  createTimeSkippingEnv,
   DAY,
   db,
   eventsOf,
@@ -17,17 +16,14 @@ import {
   waitForState,
   waitForStatus,
   recordHistory,
-  terminateLeftovers,
+  useTimeSkippingEnv,
 } from './support/harness.js';
 
 describe('payment restores at any rung', () => {
+  const timeSkipping = useTimeSkippingEnv();
   let env: TestWorkflowEnvironment;
-  beforeAll(async () => {
-    env = await createTimeSkippingEnv();
-  });
-  afterEach(terminateLeftovers);
-  afterAll(async () => {
-    await env?.teardown();
+  beforeEach(() => {
+    env = timeSkipping();
   });
 
   const rungs = [

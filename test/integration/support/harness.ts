@@ -1,18 +1,20 @@
 // Shared pieces of the integration tests: the real database, the time-skipping server, a worker
 // with the real activities (recording adapters for email, Discord and servers), seeded accounts.
 import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import proto from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Runtime, DefaultLogger, Worker } from '@temporalio/worker';
 import { type WorkflowHandle } from '@temporalio/client';
-import { inject } from 'vitest';
+import { afterAll, afterEach, beforeAll, inject } from 'vitest';
+import { recordingActivityDeps } from '../../../src/activities/deps.js';
 import { createActivities, type ActivityDeps } from '../../../src/activities/index.js';
-import { createRecordingChatNotifier } from '../../../src/adapters/recording/chat.js';
-import { createRecordingEmailSender } from '../../../src/adapters/recording/email.js';
-import { createRecordingServerControl } from '../../../src/adapters/recording/server-control.js';
 import { createPrisma, type PrismaClient } from '../../../src/db/client.js';
 import { createLogger } from '../../../src/logger.js';
-import { testServerExecutable } from '../../../src/toolchain/toolchain.js';
+import { projectRoot, testServerExecutable } from '../../../src/toolchain/toolchain.js';
 import {
+  invoiceSettledSignal,
   paymentFailedSignal,
   statusQuery,
   workflowIdFor,
@@ -48,6 +50,25 @@ export async function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> 
   return TestWorkflowEnvironment.createTimeSkipping({ server: { executable: testServerExecutable() } });
 }
 
+/**
+ * One time-skipping server per test file: started before the first test, stopped after the
+ * last; after each test the workflows it left running are terminated.
+ */
+export function useTimeSkippingEnv(): () => TestWorkflowEnvironment {
+  let env: TestWorkflowEnvironment | undefined;
+  beforeAll(async () => {
+    env = await createTimeSkippingEnv();
+  });
+  afterEach(terminateLeftovers);
+  afterAll(async () => {
+    await env?.teardown();
+  });
+  return () => {
+    if (!env) throw new Error('the time-skipping environment is not started');
+    return env;
+  };
+}
+
 export function testPolicy(overrides: Partial<EnforcementPolicy> = {}): EnforcementPolicy {
   return {
     version: 'test-1',
@@ -64,25 +85,12 @@ export function testPolicy(overrides: Partial<EnforcementPolicy> = {}): Enforcem
   };
 }
 
-export interface Recorders {
-  email: ReturnType<typeof createRecordingEmailSender>;
-  chat: ReturnType<typeof createRecordingChatNotifier>;
-  servers: ReturnType<typeof createRecordingServerControl>;
-}
-
-export function recordingDeps(overrides: Partial<ActivityDeps> = {}): ActivityDeps & Recorders {
-  const logger = createLogger('silent');
-  const base = {
-    db: db(),
-    email: createRecordingEmailSender(logger),
-    chat: createRecordingChatNotifier(logger),
-    servers: createRecordingServerControl(db()),
-    logger,
+export function recordingDeps() {
+  return recordingActivityDeps(db(), createLogger('silent'), {
     temporalUiUrl: 'http://localhost:8233',
     temporalNamespace: 'default',
     portalUrl: 'https://portal.example.test',
-  };
-  return { ...base, ...overrides } as ActivityDeps & Recorders;
+  });
 }
 
 export async function startWorker(
@@ -223,7 +231,6 @@ export async function notificationsOf(accountId: string) {
 }
 
 export async function settle(handle: WorkflowHandle, invoiceId: string, eventId = `evt_${randomUUID()}`) {
-  const { invoiceSettledSignal } = await import('../../../src/workflows/definitions.js');
   await handle.signal(invoiceSettledSignal, {
     invoiceId,
     how: 'paid',
@@ -248,10 +255,6 @@ export async function failAgain(handle: WorkflowHandle, invoiceId: string, event
  */
 export async function recordHistory(handle: WorkflowHandle, name: string) {
   if (!process.env.RECORD_HISTORIES) return;
-  const { default: proto } = await import('@temporalio/proto');
-  const fs = await import('node:fs');
-  const path = await import('node:path');
-  const { projectRoot } = await import('../../../src/toolchain/toolchain.js');
   const history = await handle.fetchHistory();
   // Binary protobuf: encodes the plain history objects the client returns, byte for byte.
   const bytes = proto.temporal.api.history.v1.History.encode(history).finish();
