@@ -1,6 +1,6 @@
 // Activities run at least once: every one is idempotent, keyed by the workflow's own ids.
 // Clients come in through the factory (DESIGN.md §3), so tests pass real or local dependencies.
-import { Context } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import {
   ENFORCEMENT_ALERT_AFTER_ATTEMPTS,
   NOTIFICATION_MAX_ATTEMPTS,
@@ -8,9 +8,11 @@ import {
 } from '../workflows/definitions.js';
 import { type Prisma, type PrismaClient, isUniqueViolation } from '../db/client.js';
 import { type Logger } from '../logger.js';
-import { renderEmail, type EmailTemplate } from '../notifications/email-templates.js';
+import { formatAmount, renderEmail, type EmailTemplate } from '../notifications/email-templates.js';
+import { ladderTransitions, notificationOutcomes } from '../observability/metrics.js';
 import {
   PermanentDeliveryError,
+  RateLimitedError,
   type ChatChannel,
   type ChatMessage,
   type ChatNotifier,
@@ -86,6 +88,13 @@ export interface DiscordInput {
 
 export type NotificationOutcome = 'sent' | 'logged' | 'already_sent' | 'failed' | 'skipped_dry_run';
 
+const EMAIL_ADDRESS = /[^\s@<>()"',;:]+@[^\s@<>()"',;:]+\.[^\s@<>()"',;:]+/g;
+
+/** Discord is no place for customer email addresses, even inside a provider's error text. */
+export function redactEmailAddresses(text: string): string {
+  return text.replace(EMAIL_ADDRESS, '[email redacted]');
+}
+
 const ALLOWED_FROM: Record<BillingState, BillingState[] | 'any'> = {
   active: 'any',
   overdue: ['active', 'overdue'],
@@ -146,6 +155,22 @@ function heartbeat(details: unknown): void {
     // not inside an activity
   }
 }
+
+/** Counts a finished notification (retries in between are not outcomes). */
+const counted =
+  (channel: 'email' | 'discord_billing' | 'discord_ops') =>
+  (outcome: NotificationOutcome): NotificationOutcome => {
+    notificationOutcomes.inc({ channel, outcome });
+    return outcome;
+  };
+
+/** Counts a transition once: a retried activity finds its audit row and applies nothing. */
+const countTransition =
+  (rung: string, dryRun: boolean) =>
+  (result: { applied: boolean }): { applied: boolean } => {
+    if (result.applied) ladderTransitions.inc({ rung, dry_run: String(dryRun) });
+    return result;
+  };
 
 export function createActivities(deps: ActivityDeps) {
   const { db, logger } = deps;
@@ -250,6 +275,7 @@ export function createActivities(deps: ActivityDeps) {
     },
     send: () => Promise<{ providerMessageId: string | null }>,
     recording: boolean,
+    workflowId?: string,
   ): Promise<NotificationOutcome> {
     let row = await db.notification.findUnique({ where: { idempotencyKey: ledger.idempotencyKey } });
     if (!row) {
@@ -261,7 +287,11 @@ export function createActivities(deps: ActivityDeps) {
       }
     }
     if (row.status === 'sent' || row.status === 'logged') return 'already_sent';
-    if (row.status === 'failed') return 'failed';
+    if (row.status === 'failed') {
+      // A retry after the ops alert itself could not go out: it is keyed, so at most once.
+      await alertFailedNotification(ledger, row.error ?? 'unknown error', row.attempts, workflowId);
+      return 'failed';
+    }
     try {
       const { providerMessageId } = await send();
       await db.notification.update({
@@ -287,35 +317,91 @@ export function createActivities(deps: ActivityDeps) {
           ...(lastAttempt ? { status: 'failed' } : {}),
         },
       });
-      if (!lastAttempt) throw error;
+      if (!lastAttempt) {
+        if (error instanceof RateLimitedError) {
+          // The provider said when to come back: that, not the policy's backoff, is the next try.
+          throw ApplicationFailure.create({
+            type: 'RateLimitedError',
+            message,
+            nextRetryDelay: Math.max(1, error.retryAfterMs),
+          });
+        }
+        throw error;
+      }
       logger.error(
-        { idempotencyKey: ledger.idempotencyKey, channel: ledger.channel, err: message },
+        {
+          idempotencyKey: ledger.idempotencyKey,
+          channel: ledger.channel,
+          err: redactEmailAddresses(message),
+          permanent,
+        },
         'notification failed for good',
       );
-      if (ledger.channel !== 'discord_ops') {
-        await alertOps({
-          accountId: ledger.accountId,
-          idempotencyKey: `${ledger.idempotencyKey}:failed`,
-          title: `Notification failed: ${ledger.template}`,
-          detail: `${ledger.channel} delivery failed after ${attempt()} attempt(s): ${message.slice(0, 300)}`,
-        });
-      }
+      await alertFailedNotification(ledger, message, attempt(), workflowId);
       return 'failed';
     }
   }
 
-  function chatMessage(input: DiscordInput): ChatMessage {
+  async function alertFailedNotification(
+    ledger: { accountId: string | null; channel: string; template: string; idempotencyKey: string },
+    message: string,
+    attempts: number,
+    workflowId?: string,
+  ) {
+    if (ledger.channel === 'discord_ops') return;
+    await alertOps({
+      accountId: ledger.accountId,
+      idempotencyKey: `${ledger.idempotencyKey}:failed`,
+      title: `Notification failed: ${ledger.template}`,
+      detail: `${ledger.channel} delivery failed after ${attempts} attempt(s): ${message.slice(0, 300)}`,
+      ...(workflowId ? { workflowId } : {}),
+    });
+  }
+
+  /** What the account owes now: the open invoices in the currency of the latest one. */
+  async function amountOwed(accountId: string) {
+    const invoices = await db.invoice.findMany({
+      where: { accountId, status: { in: ['open', 'uncollectible'] } },
+      orderBy: { lastEventCreatedAt: 'desc' },
+    });
+    const latest = invoices[0];
+    if (!latest) return null;
+    const same = invoices.filter((i) => i.currency === latest.currency);
+    return {
+      cents: same.reduce((sum, i) => sum + i.amountDue, 0),
+      currency: latest.currency,
+      hostedInvoiceUrl: latest.hostedInvoiceUrl,
+    };
+  }
+
+  /** Account state and amount due for the embed; never the customer's name or address. */
+  async function accountFacts(accountId: string | null) {
+    if (!accountId) return { state: undefined, owed: null };
+    const account = await db.billingAccount.findUnique({ where: { id: accountId }, select: { state: true } });
+    return { state: account?.state, owed: await amountOwed(accountId) };
+  }
+
+  async function chatMessage(input: DiscordInput): Promise<ChatMessage> {
+    const facts = await accountFacts(input.accountId);
+    const state = input.state ?? facts.state;
     const fields: { name: string; value: string }[] = [];
     if (input.accountId) fields.push({ name: 'Account', value: input.accountId });
-    if (input.state) fields.push({ name: 'State', value: input.state });
+    if (state) fields.push({ name: 'State', value: state });
+    if (facts.owed)
+      fields.push({ name: 'Amount due', value: formatAmount(facts.owed.cents, facts.owed.currency) });
     if (input.nextActionAt)
       fields.push({ name: 'Next action', value: new Date(input.nextActionAt).toISOString() });
     if (input.dryRun) fields.push({ name: 'Mode', value: 'dry-run (nothing was done to the customer)' });
+    if (input.workflowId)
+      fields.push({
+        name: 'Workflow',
+        value: `[open in the Temporal UI](${workflowLink(input.workflowId)})`,
+      });
     return {
-      title: input.title,
-      description: input.detail ?? '',
-      fields,
-      color: input.channel === 'ops' ? COLORS.ops : COLORS[input.state ?? 'overdue'],
+      title: redactEmailAddresses(input.title),
+      description: redactEmailAddresses(input.detail ?? ''),
+      fields: fields.map((f) => ({ name: f.name, value: redactEmailAddresses(f.value) })),
+      color: input.channel === 'ops' ? COLORS.ops : COLORS[state ?? 'overdue'],
       ...(input.workflowId ? { url: workflowLink(input.workflowId) } : {}),
     };
   }
@@ -327,7 +413,7 @@ export function createActivities(deps: ActivityDeps) {
     detail: string;
     workflowId?: string;
   }) {
-    const message = chatMessage({ ...input, channel: 'ops' });
+    const message = await chatMessage({ ...input, channel: 'ops' });
     return deliver(
       {
         accountId: input.accountId,
@@ -338,13 +424,13 @@ export function createActivities(deps: ActivityDeps) {
       },
       () => deps.chat.post('ops', message),
       deps.chat.kind === 'recording',
-    );
+    ).then(counted('discord_ops'));
   }
 
   /** Enforcement actions retry until they succeed; ops is told once when they keep failing. */
   async function enforcing<T>(
     what: string,
-    accountId: string,
+    input: { accountId: string; workflowId?: string },
     key: string,
     action: () => Promise<T>,
   ): Promise<T> {
@@ -355,7 +441,8 @@ export function createActivities(deps: ActivityDeps) {
       if (attempt() === ENFORCEMENT_ALERT_AFTER_ATTEMPTS) {
         const message = error instanceof Error ? error.message : String(error);
         await alertOps({
-          accountId,
+          accountId: input.accountId,
+          ...(input.workflowId ? { workflowId: input.workflowId } : {}),
           idempotencyKey: `${key}:repeated-failure`,
           title: `Enforcement action keeps failing: ${what}`,
           detail: `Attempt ${attempt()} failed: ${message.slice(0, 300)}. Temporal keeps retrying with backoff.`,
@@ -372,19 +459,19 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     async recordTransition(input: TransitionInput): Promise<{ applied: boolean }> {
-      return enforcing('record transition', input.accountId, stepKey(input), () =>
+      return enforcing('record transition', input, stepKey(input), () =>
         applyTransition(input, `transition:${input.to}`),
-      );
+      ).then(countTransition(input.to, input.dryRun));
     },
 
     async markRetained(input: TransitionInput & { retainUntil: string }): Promise<{ applied: boolean }> {
-      return enforcing('mark retained', input.accountId, stepKey(input), () =>
+      return enforcing('mark retained', input, stepKey(input), () =>
         applyTransition({ ...input, to: 'retained' }, 'transition:retained'),
-      );
+      ).then(countTransition('retained', input.dryRun));
     },
 
     async flagDeletionReview(input: AuditInput & { dueAt: string }): Promise<{ applied: boolean }> {
-      return enforcing('flag deletion review', input.accountId, stepKey(input), async () => {
+      return enforcing('flag deletion review', input, stepKey(input), async () => {
         await requireAccount(input.accountId);
         return db.$transaction(async (tx) => {
           const wrote = await writeEventOnce(tx, {
@@ -410,7 +497,7 @@ export function createActivities(deps: ActivityDeps) {
           }
           return { applied: wrote };
         });
-      });
+      }).then(countTransition('deletion_review_due', input.dryRun ?? false));
     },
 
     async recordAudit(input: AuditInput): Promise<{ applied: boolean }> {
@@ -438,18 +525,14 @@ export function createActivities(deps: ActivityDeps) {
           step: input.template,
           detail: { template: input.template },
         });
-        return 'skipped_dry_run';
+        return counted('email')('skipped_dry_run');
       }
-      const invoices = await db.invoice.findMany({
-        where: { accountId: input.accountId, status: { in: ['open', 'uncollectible'] } },
-        orderBy: { lastEventCreatedAt: 'desc' },
-      });
-      const amountDueCents = invoices.length ? invoices.reduce((sum, i) => sum + i.amountDue, 0) : null;
+      const owed = await amountOwed(input.accountId);
       const rendered = renderEmail(input.template, {
         accountName: account.name ?? 'there',
-        amountDueCents,
-        currency: invoices[0]?.currency ?? null,
-        hostedInvoiceUrl: invoices[0]?.hostedInvoiceUrl ?? null,
+        amountDueCents: owed?.cents ?? null,
+        currency: owed?.currency ?? null,
+        hostedInvoiceUrl: owed?.hostedInvoiceUrl ?? null,
         portalUrl: deps.portalUrl,
         nextActionAt: input.nextActionAt ? new Date(input.nextActionAt) : null,
       });
@@ -467,11 +550,12 @@ export function createActivities(deps: ActivityDeps) {
           return deps.email.send({ to, ...rendered, idempotencyKey: input.idempotencyKey });
         },
         deps.email.kind === 'recording',
-      );
+        input.workflowId,
+      ).then(counted('email'));
     },
 
     async notifyDiscord(input: DiscordInput): Promise<NotificationOutcome> {
-      const message = chatMessage(input);
+      const message = await chatMessage(input);
       return deliver(
         {
           accountId: input.accountId,
@@ -482,7 +566,8 @@ export function createActivities(deps: ActivityDeps) {
         },
         () => deps.chat.post(input.channel, message),
         deps.chat.kind === 'recording',
-      );
+        input.workflowId,
+      ).then(counted(input.channel === 'ops' ? 'discord_ops' : 'discord_billing'));
     },
 
     async setBackupsBlocked(input: {
@@ -494,7 +579,7 @@ export function createActivities(deps: ActivityDeps) {
       workflowId: string;
       runId: string;
     }): Promise<void> {
-      await enforcing('set backups blocked', input.accountId, input.idempotencyKey, async () => {
+      await enforcing('set backups blocked', input, input.idempotencyKey, async () => {
         await requireAccount(input.accountId);
         if (input.dryRun) {
           await recordWouldDo(
@@ -525,7 +610,7 @@ export function createActivities(deps: ActivityDeps) {
       runId: string;
       step: string;
     }): Promise<{ suspended: number[]; alreadySuspended: number[]; wouldSuspend: number[] }> {
-      return enforcing('suspend servers', input.accountId, stepKey(input), async () => {
+      return enforcing('suspend servers', input, stepKey(input), async () => {
         const servers = await db.server.findMany({
           where: { accountId: input.accountId },
           orderBy: { vmid: 'asc' },
@@ -575,7 +660,7 @@ export function createActivities(deps: ActivityDeps) {
       runId: string;
       step: string;
     }): Promise<{ started: number[]; unmarked: number[] }> {
-      return enforcing('restore servers', input.accountId, stepKey(input), async () => {
+      return enforcing('restore servers', input, stepKey(input), async () => {
         const servers = await db.server.findMany({
           where: { accountId: input.accountId, billingSuspended: true },
           orderBy: { vmid: 'asc' },

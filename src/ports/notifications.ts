@@ -40,3 +40,17 @@ export class PermanentDeliveryError extends Error {
     this.name = 'PermanentDeliveryError';
   }
 }
+
+/**
+ * A provider (or our own bucket) asked us to come back later. Not a failure of the message: the
+ * activity retries after `retryAfterMs` (Temporal's next retry delay), counted as an attempt.
+ */
+export class RateLimitedError extends Error {
+  constructor(
+    message: string,
+    readonly retryAfterMs: number,
+  ) {
+    super(message);
+    this.name = 'RateLimitedError';
+  }
+}
