@@ -6,8 +6,10 @@ WORKDIR /app
 # Dependencies first, so a code change does not reinstall them. Install scripts are skipped:
 # nothing here needs one, and @prisma/engines' would download native engines from
 # binaries.prisma.sh (the project uses Prisma's JS engine; see TOOLCHAIN.md).
+# Runtime dependencies only: tsx runs the TypeScript, the prisma CLI applies migrations (the
+# compose `migrate` service); test and lint tools stay out of the image.
 COPY package.json package-lock.json ./
-RUN npm ci --ignore-scripts --no-audit --no-fund
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 
 COPY . .
 
@@ -17,6 +19,8 @@ RUN DATABASE_URL=postgresql://generate@localhost/generate npx prisma generate
 
 ENV NODE_ENV=production
 USER node
+# Both processes shut down gracefully on SIGTERM (the worker: stop polling, finish activities).
+STOPSIGNAL SIGTERM
 
 # Default: the worker. The HTTP service: node --import tsx src/http/main.ts
 CMD ["node", "--import", "tsx", "src/worker.ts"]

@@ -5,25 +5,70 @@ import { activityDepsFromConfig, describeAdapters } from './activities/deps.js';
 import { loadConfigOrExit } from './config/env.js';
 import { createPrisma } from './db/client.js';
 import { createLogger } from './logger.js';
-import { connectWorker } from './temporal/connection.js';
+import { installTemporalRuntime, serveServiceMetrics } from './observability/worker-metrics.js';
+import { opsAlerter } from './notifications/ops-alerts.js';
+import { createReconciliationActivities } from './reconciliation/activities.js';
+import { createStripeClient } from './stripe/client.js';
+import { connectClient, connectWorker } from './temporal/connection.js';
+import { createLadderClient } from './temporal/ladder-client.js';
+import { ensureReconciliationSchedule } from './temporal/schedules.js';
 import { createBillingWorker } from './temporal/worker.js';
 
 const config = loadConfigOrExit();
 const logger = createLogger(config.env.LOG_LEVEL, 'worker');
 const db = createPrisma(config.env.DATABASE_URL);
+// Before the first connection: the runtime (and its metrics exporter) is created once per process.
+installTemporalRuntime(config.env.WORKER_METRICS_ADDRESS, logger);
+const serviceMetrics = config.env.WORKER_SERVICE_METRICS_ADDRESS
+  ? await serveServiceMetrics(config.env.WORKER_SERVICE_METRICS_ADDRESS, logger).catch((error: unknown) => {
+      // Enforcement matters more than its counters: run on, loudly.
+      logger.error(
+        { address: config.env.WORKER_SERVICE_METRICS_ADDRESS, err: String(error) },
+        'service metrics endpoint could not start; running without it',
+      );
+      return undefined;
+    })
+  : undefined;
 const connection = await connectWorker(config.env);
+const client = await connectClient(config.env);
 const deps = activityDepsFromConfig(config, db, logger);
+const activities = createActivities(deps);
+const { env } = config;
+const reconciliation = createReconciliationActivities({
+  db,
+  ladder: createLadderClient({ client, taskQueue: env.TEMPORAL_TASK_QUEUE, policy: config.policy }),
+  stripe: env.STRIPE_SECRET_KEY
+    ? createStripeClient({ secretKey: env.STRIPE_SECRET_KEY, apiBaseUrl: env.STRIPE_API_BASE_URL })
+    : undefined,
+  minAmountDueCents: config.policy.minAmountDueCents,
+  alertOps: opsAlerter(activities),
+  logger,
+});
 const worker = await createBillingWorker({
   connection,
-  namespace: config.env.TEMPORAL_NAMESPACE,
-  taskQueue: config.env.TEMPORAL_TASK_QUEUE,
-  activities: createActivities(deps),
+  namespace: env.TEMPORAL_NAMESPACE,
+  taskQueue: env.TEMPORAL_TASK_QUEUE,
+  activities: { ...activities, ...reconciliation },
+  shutdownGraceTime: env.WORKER_SHUTDOWN_GRACE_SECONDS * 1000,
+  // An activity that ignores its cancellation must not keep the process past systemd's
+  // TimeoutStopSec (deploy/systemd): give up 15 s after the grace time.
+  shutdownForceTime: (env.WORKER_SHUTDOWN_GRACE_SECONDS + 15) * 1000,
+});
+await ensureReconciliationSchedule(client, {
+  taskQueue: env.TEMPORAL_TASK_QUEUE,
+  intervalMinutes: env.RECONCILIATION_INTERVAL_MINUTES,
+  logger,
 });
 logger.info(
   {
     taskQueue: config.env.TEMPORAL_TASK_QUEUE,
     mode: config.env.ENFORCEMENT_MODE,
     adapters: describeAdapters(deps),
+    metrics: {
+      temporal: config.env.WORKER_METRICS_ADDRESS ?? 'off',
+      service: serviceMetrics?.address ?? 'off',
+    },
+    shutdownGraceSeconds: env.WORKER_SHUTDOWN_GRACE_SECONDS,
   },
   'worker polling',
 );
@@ -31,6 +76,8 @@ try {
   await worker.run();
 } finally {
   await connection.close();
+  await client.connection.close();
   await db.$disconnect();
+  await serviceMetrics?.close();
   logger.info('worker stopped');
 }

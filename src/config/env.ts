@@ -1,6 +1,7 @@
 // The one place the environment is read. Every process validates it at start-up and stops
 // with a message naming each bad variable and what it expects (see .env.example).
 import { createHash } from 'node:crypto';
+import fs from 'node:fs';
 import { z } from 'zod';
 import { type EnforcementPolicy } from '../workflows/definitions.js';
 
@@ -33,6 +34,34 @@ const optionalUrl = z
   .optional()
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()))
   .pipe(z.url({ message: 'expected an http(s) URL' }).optional());
+
+// What discord.js accepts: it parses the webhook id and token out of exactly this shape.
+const DISCORD_WEBHOOK_URL =
+  /^https:\/\/(?:ptb\.|canary\.)?discord\.com\/api(?:\/v\d{1,2})?\/webhooks\/\d{17,19}\/[\w-]{68}$/;
+const discordWebhookUrl = optionalString.pipe(
+  z
+    .string()
+    .regex(DISCORD_WEBHOOK_URL, {
+      message: 'expected a Discord webhook URL (https://discord.com/api/webhooks/<id>/<token>)',
+    })
+    .optional(),
+);
+
+/** host:port for a metrics listener; `off` (or empty) for none. */
+const listenAddress = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((v) => v.trim())
+    .pipe(
+      z
+        .string()
+        .regex(/^(off|[^\s:]+:\d{1,5})?$/, { message: 'expected host:port (e.g. 127.0.0.1:9464) or off' }),
+    )
+    .transform((v) => (v === '' || v === 'off' ? undefined : v));
+
+/** USER@REALM!TOKENID, as Proxmox VE shows it when the API token is created. */
+const PROXMOX_TOKEN_ID = /^[^\s@!=]+@[^\s@!=]+![^\s@!=]+$/;
 
 export const envSchema = z
   .object({
@@ -82,6 +111,24 @@ export const envSchema = z
           .min(1, { message: 'expected one or more whsec_… secrets separated by commas' }),
       ),
     STRIPE_SECRET_KEY: optionalString,
+    // Another Stripe API endpoint (stripe-mock, a local stand-in); unset means api.stripe.com.
+    STRIPE_API_BASE_URL: optionalUrl,
+    RECONCILIATION_INTERVAL_MINUTES: positiveNumber(60, 'a number of minutes > 0'),
+
+    // Operations (docs/runbook.md, docs/scaling.md).
+    WORKER_SHUTDOWN_GRACE_SECONDS: positiveNumber(30, 'a number of seconds > 0'),
+    WORKER_METRICS_ADDRESS: listenAddress('127.0.0.1:9464'),
+    WORKER_SERVICE_METRICS_ADDRESS: listenAddress('127.0.0.1:9465'),
+    STALENESS_CHECK_INTERVAL_SECONDS: z.coerce
+      .number({ message: 'expected a number of seconds >= 0 (0 turns the check off)' })
+      .min(0, { message: 'expected a number of seconds >= 0 (0 turns the check off)' })
+      .default(60),
+    // Above the ~70 s a worker's long poll lasts, or an idle healthy worker would look stale.
+    STALENESS_MAX_POLLER_AGE_SECONDS: z.coerce
+      .number({ message: 'expected a number of seconds >= 90' })
+      .min(90, { message: 'expected a number of seconds >= 90 (a long poll lasts up to ~70 s)' })
+      .default(180),
+    STALENESS_MAX_BACKLOG_AGE_SECONDS: positiveNumber(300, 'a number of seconds > 0'),
 
     ENFORCEMENT_MODE: z
       .enum(['dry-run', 'enforce'], { message: 'expected dry-run or enforce' })
@@ -105,11 +152,21 @@ export const envSchema = z
     EMAIL_FROM: z.string().min(3).default('Billing <billing@localhost>'),
     EMAIL_REPLY_TO: optionalString,
     PORTAL_URL: z.url({ message: 'expected the customer Portal base URL' }).default('http://localhost:5173'),
-    DISCORD_BILLING_WEBHOOK_URL: optionalUrl,
-    DISCORD_OPS_WEBHOOK_URL: optionalUrl,
+    DISCORD_BILLING_WEBHOOK_URL: discordWebhookUrl,
+    DISCORD_OPS_WEBHOOK_URL: discordWebhookUrl,
+    // Per process: Resend's default limit is 2 requests a second per team.
+    EMAIL_RATE_PER_SECOND: positiveNumber(2, 'a number of emails per second > 0'),
+    // Per webhook and process: Discord allows about 30 messages a minute per channel.
+    DISCORD_RATE_PER_SECOND: positiveNumber(0.5, 'a number of messages per second > 0'),
 
-    // The Proxmox VE adapter is tracked in its own issue; until then only the recording one exists.
-    SERVER_CONTROL: z.enum(['recording'], { message: 'expected recording' }).default('recording'),
+    SERVER_CONTROL: z
+      .enum(['recording', 'proxmox'], { message: 'expected recording or proxmox' })
+      .default('recording'),
+    PROXMOX_API_URL: optionalUrl,
+    PROXMOX_TOKEN_ID: optionalString,
+    PROXMOX_TOKEN_SECRET: optionalString,
+    PROXMOX_CA_PATH: optionalString,
+    PROXMOX_TLS_INSECURE: bool(false),
   })
   .superRefine((env, ctx) => {
     if (env.POLICY_SUSPEND_AFTER_HOURS <= env.POLICY_FINAL_WARNING_AFTER_HOURS) {
@@ -125,6 +182,40 @@ export const envSchema = z
         path: ['POLICY_RETAIN_AFTER_DAYS'],
         message: 'must be later than POLICY_SUSPEND_AFTER_HOURS',
       });
+    }
+    if (env.SERVER_CONTROL === 'proxmox') {
+      const need = 'is required when SERVER_CONTROL=proxmox';
+      if (!env.PROXMOX_API_URL)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['PROXMOX_API_URL'],
+          message: `${need} (e.g. https://pve1:8006)`,
+        });
+      if (!env.PROXMOX_TOKEN_ID)
+        ctx.addIssue({ code: 'custom', path: ['PROXMOX_TOKEN_ID'], message: `${need} (USER@REALM!TOKENID)` });
+      else if (!PROXMOX_TOKEN_ID.test(env.PROXMOX_TOKEN_ID))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['PROXMOX_TOKEN_ID'],
+          message: 'expected USER@REALM!TOKENID, e.g. billing@pve!enforcement',
+        });
+      if (!env.PROXMOX_TOKEN_SECRET)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['PROXMOX_TOKEN_SECRET'],
+          message: `${need} (the token's secret)`,
+        });
+    }
+    if (env.PROXMOX_CA_PATH) {
+      try {
+        fs.accessSync(env.PROXMOX_CA_PATH, fs.constants.R_OK);
+      } catch {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['PROXMOX_CA_PATH'],
+          message: 'expected a readable PEM file (the CA that signed the Proxmox certificate)',
+        });
+      }
     }
     if (env.INTERNAL_API_TOKEN === env.ADMIN_TOKEN) {
       ctx.addIssue({ code: 'custom', path: ['ADMIN_TOKEN'], message: 'must differ from INTERNAL_API_TOKEN' });

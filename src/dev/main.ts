@@ -229,6 +229,23 @@ async function main() {
       : 'search attributes already registered',
   );
 
+  // For the CLI next to this dev stack (src/cli/dev-env.ts): addresses and the local secrets.
+  const devEnv = [
+    'DATABASE_URL',
+    'TEMPORAL_ADDRESS',
+    'TEMPORAL_NAMESPACE',
+    'TEMPORAL_TASK_QUEUE',
+    'HOST',
+    'PORT',
+    'INTERNAL_API_TOKEN',
+    'ADMIN_TOKEN',
+    'STRIPE_WEBHOOK_SECRET',
+  ]
+    .filter((name) => env[name] !== undefined)
+    .map((name) => `${name}=${JSON.stringify(env[name])}`)
+    .join('\n');
+  fs.writeFileSync(path.join(dataDir, 'dev.env'), `${devEnv}\n`, { mode: 0o600 });
+
   const tsx = ['--import', 'tsx'];
   startChild('the worker', process.execPath, [...tsx, 'src/worker.ts'], env);
   startChild('the HTTP service', process.execPath, [...tsx, 'src/http/main.ts'], env);
@@ -242,13 +259,25 @@ async function main() {
   say(
     `mode: ${config.env.ENFORCEMENT_MODE}${config.env.ENFORCEMENT_MODE === 'dry-run' ? ' (nothing is done to customers; set ENFORCEMENT_MODE=enforce to act)' : ''}`,
   );
-  if (!config.env.RESEND_API_KEY)
-    say('email: no RESEND_API_KEY — emails are recorded in the Notification table (status "logged")');
-  if (!config.env.DISCORD_BILLING_WEBHOOK_URL && !config.env.DISCORD_OPS_WEBHOOK_URL)
-    say('discord: no webhook URLs — alerts are printed and recorded');
+  say(
+    config.env.RESEND_API_KEY
+      ? 'email: Resend (RESEND_API_KEY set)'
+      : 'email: no RESEND_API_KEY — emails are recorded in the Notification table (status "logged")',
+  );
+  say(
+    config.env.DISCORD_BILLING_WEBHOOK_URL || config.env.DISCORD_OPS_WEBHOOK_URL
+      ? 'discord: posting to the configured webhooks'
+      : 'discord: no webhook URLs — alerts are printed and recorded',
+  );
+  say(
+    config.env.SERVER_CONTROL === 'proxmox'
+      ? `servers: Proxmox VE at ${config.env.PROXMOX_API_URL ?? '?'}`
+      : 'servers: SERVER_CONTROL=recording — power states are kept in the Server table, no hypervisor is touched',
+  );
   say(`HTTP service:  ${base}  (health: ${base}/healthz, readiness: ${base}/readyz)`);
   say(`Temporal UI:   ${config.env.TEMPORAL_UI_URL}`);
   say(`dev tokens and webhook secret: .data/dev-secrets.json`);
+  say('CLI: npm run -s billing -- list   (reads .data/dev.env); try: npm run -s billing -- simulate --help');
   say('ready — press Ctrl-C to stop');
 }
 

@@ -1,7 +1,11 @@
 // The HTTP service process. SIGTERM / SIGINT: stop accepting, finish in-flight requests, exit.
+import { activityDepsFromConfig } from '../activities/deps.js';
+import { createActivities } from '../activities/index.js';
 import { loadConfigOrExit } from '../config/env.js';
 import { createPrisma } from '../db/client.js';
 import { createLogger } from '../logger.js';
+import { opsAlerter } from '../notifications/ops-alerts.js';
+import { startStalenessCheck } from '../observability/staleness-service.js';
 import { connectClient } from '../temporal/connection.js';
 import { buildServer } from './server.js';
 
@@ -9,13 +13,17 @@ const config = loadConfigOrExit();
 const logger = createLogger(config.env.LOG_LEVEL, 'http');
 const db = createPrisma(config.env.DATABASE_URL);
 const temporal = await connectClient(config.env);
-const app = buildServer({ config, db, temporal, logger });
+// One set of adapters (and rate limiters) for the routes and the staleness check.
+const activityDeps = activityDepsFromConfig(config, db, logger);
+const app = buildServer({ config, db, temporal, logger, activityDeps });
+let stopStalenessCheck = async () => {};
 
 let stopping = false;
 async function stop(signal: string) {
   if (stopping) return;
   stopping = true;
   logger.info({ signal }, 'http service stopping');
+  await stopStalenessCheck();
   await app.close();
   await temporal.connection.close();
   await db.$disconnect();
@@ -25,3 +33,9 @@ process.on('SIGTERM', () => void stop('SIGTERM'));
 process.on('SIGINT', () => void stop('SIGINT'));
 
 await app.listen({ host: config.env.HOST, port: config.env.PORT });
+stopStalenessCheck = startStalenessCheck({
+  config,
+  temporal,
+  alertOps: opsAlerter(createActivities(activityDeps)),
+  logger,
+});

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { type Activities } from '../activities/index.js';
+import { type ReconciliationActivities } from '../reconciliation/activities.js';
 
 const require = createRequire(import.meta.url);
 
@@ -8,11 +9,13 @@ export interface BillingWorkerOptions {
   connection: NativeConnection;
   namespace: string;
   taskQueue: string;
-  activities: Activities;
+  activities: Activities & Partial<ReconciliationActivities>;
   /** A prebuilt bundle (tests build it once); otherwise the workflows are bundled at start. */
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** Milliseconds. */
   shutdownGraceTime?: number;
+  /** Milliseconds; after it the run fails even if an activity ignores its cancellation. */
+  shutdownForceTime?: number;
 }
 
 export const workflowsPath = require.resolve('../workflows/index.ts');
@@ -26,5 +29,6 @@ export function createBillingWorker(options: BillingWorkerOptions): Promise<Work
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
     // SIGTERM: stop polling, let running activities finish within the grace time.
     shutdownGraceTime: options.shutdownGraceTime ?? 30_000,
+    ...(options.shutdownForceTime ? { shutdownForceTime: options.shutdownForceTime } : {}),
   });
 }

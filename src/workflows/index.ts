@@ -1,3 +1,4 @@
 // The worker's workflow bundle entry point.
 export { billingEnforcementWorkflow } from './billing-enforcement.js';
 export { sleepDaysWorkflow } from './sleep-days.js';
+export { reconciliationWorkflow } from './reconciliation.js';

@@ -4,7 +4,10 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { temporalCliExecutable } from '../../src/toolchain/toolchain.js';
+import { createLogger } from '../../src/logger.js';
+import { ensureReconciliationSchedule } from '../../src/temporal/schedules.js';
 import { SEARCH_ATTRIBUTES, type BillingState } from '../../src/workflows/definitions.js';
+import { RECONCILIATION_SCHEDULE_ID } from '../../src/workflows/reconciliation.js';
 import {
   notificationsOf,
   recordingDeps,
@@ -88,5 +91,22 @@ describe('on the Temporal dev server', () => {
     const discord = (await notificationsOf(accountId)).filter((n) => n.channel === 'discord_billing');
     expect(discord).toHaveLength(4);
     await handle.terminate('test finished');
+  });
+
+  it('creates the reconciliation Schedule once, and updates it when the interval changes', async () => {
+    const logger = createLogger('silent');
+    const taskQueue = `tq-${randomUUID()}`;
+    const options = { taskQueue, intervalMinutes: 60, logger };
+    const first = await ensureReconciliationSchedule(env.client, options);
+    // A previous run of this file on the same server would have left it: either is fine.
+    expect(['created', 'updated']).toContain(first);
+    expect(await ensureReconciliationSchedule(env.client, options)).toBe('unchanged');
+    expect(await ensureReconciliationSchedule(env.client, { ...options, intervalMinutes: 15 })).toBe(
+      'updated',
+    );
+    const description = await env.client.schedule.getHandle(RECONCILIATION_SCHEDULE_ID).describe();
+    expect(description.spec.intervals?.[0]?.every).toBe(15 * 60_000);
+    expect(description.action).toMatchObject({ workflowType: 'reconciliationWorkflow', taskQueue });
+    await env.client.schedule.getHandle(RECONCILIATION_SCHEDULE_ID).delete();
   });
 });

@@ -1,16 +1,24 @@
 import { type Client } from '@temporalio/client';
 import { type FastifyInstance } from 'fastify';
 import { type PrismaClient } from '../../db/client.js';
+import {
+  describeTaskQueueHealth,
+  evaluateStaleness,
+  type StalenessThresholds,
+  type TaskQueueReport,
+} from '../../observability/task-queue.js';
 
 export interface HealthDeps {
   db: PrismaClient;
   temporal: Client;
   namespace: string;
   taskQueue: string;
+  /** When a worker counts as gone and a backlog as too old; the staleness check uses the same. */
+  staleness?: StalenessThresholds;
 }
 
-/** A poller seen within this window counts as a live worker. */
-const POLLER_FRESH_MS = 2 * 60_000;
+/** Without configuration: a poller seen within 2 minutes counts as a live worker. */
+const DEFAULT_STALENESS: StalenessThresholds = { maxPollerAgeSeconds: 120, maxBacklogAgeSeconds: 300 };
 
 async function check(name: string, probe: () => Promise<string | undefined>) {
   try {
@@ -25,8 +33,12 @@ export function healthRoutes(app: FastifyInstance, deps: HealthDeps) {
   // The process is up: for restarts by systemd/compose, never depends on anything else.
   app.get('/healthz', { logLevel: 'silent' }, () => ({ status: 'ok' }));
 
-  // Ready to serve: PostgreSQL and Temporal answer, and a worker polls the task queue.
+  // Ready to serve: PostgreSQL and Temporal answer, and a worker polls the task queue. The task
+  // queue's pollers and backlog are reported too (`taskQueue`); an old backlog is a warning for
+  // ops (the staleness check alerts on it), not a reason to take this service out of rotation.
   app.get('/readyz', { logLevel: 'silent' }, async (_request, reply) => {
+    const limits = deps.staleness ?? DEFAULT_STALENESS;
+    let taskQueue: TaskQueueReport | null = null;
     const checks = await Promise.all([
       check('postgres', async () => {
         await deps.db.$executeRaw`SELECT 1`;
@@ -37,19 +49,17 @@ export function healthRoutes(app: FastifyInstance, deps: HealthDeps) {
         return undefined;
       }),
       check('worker', async () => {
-        const response = await deps.temporal.workflowService.describeTaskQueue({
-          namespace: deps.namespace,
-          taskQueue: { name: deps.taskQueue },
-        });
-        const fresh = (response.pollers ?? []).filter((p) => {
-          const seconds = Number(p.lastAccessTime?.seconds ?? 0);
-          return Date.now() - seconds * 1000 < POLLER_FRESH_MS;
-        });
-        if (fresh.length === 0) throw new Error(`no worker is polling task queue ${deps.taskQueue}`);
-        return `${fresh.length} poller(s)`;
+        taskQueue = await describeTaskQueueHealth(
+          deps.temporal.workflowService,
+          deps.namespace,
+          deps.taskQueue,
+        );
+        const [poller, backlog] = evaluateStaleness(taskQueue, limits);
+        if (!poller!.ok) throw new Error(poller!.message);
+        return `${poller!.message}; ${backlog!.message}`;
       }),
     ]);
     const ready = checks.every((c) => c.ok);
-    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', checks });
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', checks, taskQueue });
   });
 }

@@ -107,6 +107,34 @@ export async function startWorker(
   return { worker, taskQueue };
 }
 
+/**
+ * A worker that runs for the whole test file (started before the first test, shut down after
+ * the last), with the real activities on the recording adapters unless `activities` says
+ * otherwise. Returns the task queue it polls.
+ */
+export function useRunningWorker(
+  env: () => TestWorkflowEnvironment,
+  activities: (taskQueue: string) => object = () => createActivities(recordingDeps()),
+): () => string {
+  const taskQueue = `tq-${randomUUID()}`;
+  let worker: Worker | undefined;
+  let running: Promise<void> | undefined;
+  beforeAll(async () => {
+    worker = await Worker.create({
+      connection: env().nativeConnection,
+      taskQueue,
+      workflowBundle: { codePath: inject('workflowBundlePath') },
+      activities: activities(taskQueue),
+    });
+    running = worker.run();
+  });
+  afterAll(async () => {
+    worker?.shutdown();
+    await running;
+  });
+  return () => taskQueue;
+}
+
 let vmidCounter = 100_000 + Math.floor(Math.random() * 800_000) * 10;
 
 export async function seedAccount(
@@ -154,6 +182,23 @@ export async function seedAccount(
 }
 
 const openHandles: WorkflowHandle[] = [];
+
+/**
+ * An account with a Stripe customer id and no invoices yet, and the handle of its (future)
+ * ladder, terminated after the test.
+ */
+export async function seedCustomer(env: TestWorkflowEnvironment) {
+  const { accountId } = await seedAccount({ invoices: [] });
+  const account = await db().billingAccount.findUniqueOrThrow({ where: { id: accountId } });
+  const handle = env.client.workflow.getHandle<typeof billingEnforcementWorkflow>(workflowIdFor(accountId));
+  openHandles.push(handle);
+  return { accountId, customer: account.stripeCustomerId!, handle };
+}
+
+/** Ladders a test starts some other way (e.g. through the webhook) are terminated after it too. */
+export function terminateAfterTest(handle: WorkflowHandle) {
+  openHandles.push(handle);
+}
 
 /**
  * Terminates the workflows a test left running: an open workflow whose worker is gone would

@@ -1,0 +1,133 @@
+// The main API owns accounts and their servers; it keeps this service's copy in sync with an
+// idempotent PUT. Servers dropped from the list are forgotten, unless this service suspended
+// them (their recorded power state is what a restore needs).
+import { z } from 'zod';
+import { type Prisma, type PrismaClient } from '../db/client.js';
+
+export const serverSchema = z.object({
+  vmid: z.number().int().min(100).max(999_999_999),
+  node: z.string().trim().min(1).max(100),
+  kind: z.enum(['qemu', 'lxc']),
+  name: z.string().trim().max(200).nullish(),
+});
+
+export const accountSyncSchema = z
+  .object({
+    stripeCustomerId: z
+      .string()
+      .regex(/^cus_\w+$/, 'a Stripe customer id (cus_…)')
+      .nullable(),
+    email: z.email().nullish(),
+    name: z.string().trim().max(200).nullish(),
+    servers: z.array(serverSchema).max(1000).default([]),
+  })
+  .strict()
+  .superRefine((body, ctx) => {
+    const seen = new Set<number>();
+    body.servers.forEach((server, index) => {
+      if (seen.has(server.vmid)) {
+        ctx.addIssue({ code: 'custom', path: ['servers', index, 'vmid'], message: 'listed twice' });
+      }
+      seen.add(server.vmid);
+    });
+  });
+
+export type AccountSync = z.infer<typeof accountSyncSchema>;
+
+export class AccountConflictError extends Error {
+  constructor(
+    message: string,
+    readonly field: string,
+  ) {
+    super(message);
+    this.name = 'AccountConflictError';
+  }
+}
+
+export interface SyncResult {
+  accountId: string;
+  created: boolean;
+  servers: { added: number; updated: number; removed: number; keptSuspended: number[] };
+}
+
+export async function syncAccount(
+  db: PrismaClient,
+  accountId: string,
+  body: AccountSync,
+): Promise<SyncResult> {
+  return db.$transaction(async (tx) => {
+    // One writer per account at a time: two syncs of the same account cannot interleave.
+    await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${`account-sync:${accountId}`}))`;
+    if (body.stripeCustomerId) {
+      const owner = await tx.billingAccount.findUnique({
+        where: { stripeCustomerId: body.stripeCustomerId },
+        select: { id: true },
+      });
+      if (owner && owner.id !== accountId) {
+        throw new AccountConflictError('this Stripe customer belongs to another account', 'stripeCustomerId');
+      }
+    }
+    const vmids = body.servers.map((s) => s.vmid);
+    const taken = await tx.server.findMany({
+      where: { vmid: { in: vmids }, accountId: { not: accountId } },
+      select: { vmid: true },
+    });
+    if (taken.length > 0) {
+      throw new AccountConflictError(
+        `server(s) ${taken.map((t) => t.vmid).join(', ')} belong to another account`,
+        'servers',
+      );
+    }
+
+    const existing = await tx.billingAccount.findUnique({ where: { id: accountId }, select: { id: true } });
+    const fields = {
+      stripeCustomerId: body.stripeCustomerId,
+      email: body.email ?? null,
+      name: body.name ?? null,
+    };
+    await tx.billingAccount.upsert({
+      where: { id: accountId },
+      create: { id: accountId, ...fields },
+      update: fields,
+    });
+
+    const current = await tx.server.findMany({ where: { accountId } });
+    const byVmid = new Map(current.map((s) => [s.vmid, s]));
+    let added = 0;
+    let updated = 0;
+    for (const server of body.servers) {
+      const data = { node: server.node, kind: server.kind, name: server.name ?? null };
+      const row = byVmid.get(server.vmid);
+      if (!row) {
+        await tx.server.create({ data: { accountId, vmid: server.vmid, ...data } });
+        added++;
+      } else if (row.node !== data.node || row.kind !== data.kind || row.name !== data.name) {
+        await tx.server.update({ where: { id: row.id }, data });
+        updated++;
+      }
+    }
+    const listed = new Set(vmids);
+    const dropped = current.filter((s) => !listed.has(s.vmid));
+    const keptSuspended = dropped.filter((s) => s.billingSuspended).map((s) => s.vmid);
+    const removable = dropped.filter((s) => !s.billingSuspended).map((s) => s.id);
+    if (removable.length > 0) await tx.server.deleteMany({ where: { id: { in: removable } } });
+    return {
+      accountId,
+      created: !existing,
+      servers: { added, updated, removed: removable.length, keptSuspended },
+    };
+  });
+}
+
+/** What the main API reads: the account's billing state, from the database and the workflow. */
+export async function readBillingState(db: PrismaClient | Prisma.TransactionClient, accountId: string) {
+  return db.billingAccount.findUnique({
+    where: { id: accountId },
+    include: {
+      invoices: {
+        where: { status: { in: ['open', 'uncollectible'] } },
+        orderBy: { lastEventCreatedAt: 'asc' },
+      },
+    },
+  });
+}

@@ -1,0 +1,254 @@
+// One verified Stripe event: recorded in StripeEventLog first, then applied exactly once under
+// the account's lock. A failure leaves the row `failed` and surfaces to the caller, so the
+// webhook answers 5xx and Stripe's retry brings the event back for another attempt.
+import type Stripe from 'stripe';
+import { type Prisma, type PrismaClient } from '../db/client.js';
+import { type Logger } from '../logger.js';
+import { type AlertOps } from '../notifications/ops-alerts.js';
+import { type LadderClient } from '../temporal/ladder-client.js';
+import {
+  applyPaymentFailed,
+  applySettled,
+  applyUncollectible,
+  customerIdOf,
+  invoiceFacts,
+  type EffectResult,
+} from './invoice-effects.js';
+
+export interface IngestDeps {
+  db: PrismaClient;
+  ladder: LadderClient;
+  minAmountDueCents: number;
+  stripe?: Stripe;
+  alertOps: AlertOps;
+  logger: Logger;
+}
+
+export type IngestStatus = 'processed' | 'ignored' | 'orphan' | 'stale';
+
+export interface IngestResult {
+  eventId: string;
+  type: string;
+  status: IngestStatus | 'duplicate';
+  outcome: string;
+  accountId: string | null;
+}
+
+const FINISHED: ReadonlySet<string> = new Set(['processed', 'ignored', 'orphan', 'stale']);
+
+/** Where an event points: the Stripe object and, where the event says, the customer. */
+function subjectOf(event: Stripe.Event): { objectId: string | null; customerId: string | null } {
+  switch (event.type) {
+    case 'invoice.payment_failed':
+    case 'invoice.paid':
+    case 'invoice.payment_succeeded':
+    case 'invoice.voided':
+    case 'invoice.marked_uncollectible': {
+      const invoice = event.data.object;
+      return { objectId: invoice.id, customerId: customerIdOf(invoice.customer) };
+    }
+    case 'customer.subscription.updated':
+    case 'customer.subscription.deleted': {
+      const subscription = event.data.object;
+      return { objectId: subscription.id, customerId: customerIdOf(subscription.customer) };
+    }
+    case 'charge.dispute.created': {
+      const dispute = event.data.object;
+      // Webhooks carry the charge as an id; an expanded charge names its customer directly.
+      const customerId = typeof dispute.charge === 'string' ? null : customerIdOf(dispute.charge.customer);
+      return { objectId: dispute.id, customerId };
+    }
+    default: {
+      const object = event.data.object as { id?: unknown };
+      return { objectId: typeof object.id === 'string' ? object.id : null, customerId: null };
+    }
+  }
+}
+
+export function isHandledType(type: string): boolean {
+  return HANDLED_TYPES.has(type);
+}
+
+const HANDLED_TYPES: ReadonlySet<string> = new Set([
+  'invoice.payment_failed',
+  'invoice.paid',
+  'invoice.payment_succeeded',
+  'invoice.voided',
+  'invoice.marked_uncollectible',
+  'customer.subscription.updated',
+  'customer.subscription.deleted',
+  'charge.dispute.created',
+]);
+
+export function createStripeEventIngest(deps: IngestDeps) {
+  const { db, ladder, logger } = deps;
+
+  async function resolveCustomer(event: Stripe.Event, customerId: string | null): Promise<string | null> {
+    if (customerId) return customerId;
+    if (event.type === 'charge.dispute.created' && deps.stripe) {
+      const dispute = event.data.object;
+      const chargeId = typeof dispute.charge === 'string' ? dispute.charge : dispute.charge.id;
+      const charge = await deps.stripe.charges.retrieve(chargeId);
+      return customerIdOf(charge.customer);
+    }
+    return null;
+  }
+
+  async function apply(
+    tx: Prisma.TransactionClient,
+    event: Stripe.Event,
+    accountId: string,
+  ): Promise<EffectResult> {
+    const eventCreated = new Date(event.created * 1000);
+    const effects = { ladder, minAmountDueCents: deps.minAmountDueCents, stripe: deps.stripe };
+    switch (event.type) {
+      case 'invoice.payment_failed': {
+        const invoice = invoiceFacts(event.data.object);
+        return applyPaymentFailed(tx, effects, { accountId, invoice, eventId: event.id, eventCreated });
+      }
+      case 'invoice.paid':
+      case 'invoice.payment_succeeded':
+      case 'invoice.voided': {
+        const invoice = invoiceFacts(event.data.object);
+        const how = event.type === 'invoice.voided' ? 'voided' : 'paid';
+        return applySettled(tx, effects, { accountId, invoice, how, eventId: event.id, eventCreated });
+      }
+      case 'invoice.marked_uncollectible': {
+        const invoice = invoiceFacts(event.data.object);
+        return applyUncollectible(tx, { accountId, invoice, eventId: event.id, eventCreated });
+      }
+      case 'customer.subscription.updated':
+      case 'customer.subscription.deleted': {
+        const subscription = event.data.object;
+        const status = event.type === 'customer.subscription.deleted' ? 'canceled' : subscription.status;
+        const updated = await tx.billingAccount.updateMany({
+          where: {
+            id: accountId,
+            OR: [{ subscriptionEventAt: null }, { subscriptionEventAt: { lte: eventCreated } }],
+          },
+          data: { subscriptionStatus: status, subscriptionEventAt: eventCreated },
+        });
+        return updated.count === 1
+          ? { status: 'processed', outcome: `subscription ${subscription.id} is ${status}` }
+          : { status: 'stale', outcome: 'older than the last subscription event applied' };
+      }
+      case 'charge.dispute.created': {
+        const dispute = event.data.object;
+        await tx.billingAccount.update({ where: { id: accountId }, data: { disputed: true } });
+        const frozen = await ladder.disputeOpened(accountId, {
+          disputeId: dispute.id,
+          eventId: event.id,
+          at: eventCreated.toISOString(),
+        });
+        await deps.alertOps({
+          accountId,
+          key: `stripe:${event.id}:dispute`,
+          title: 'Payment disputed',
+          detail:
+            `Dispute ${dispute.id} (${dispute.amount} ${dispute.currency}, reason ${dispute.reason}). ` +
+            (frozen
+              ? 'The enforcement ladder is frozen until an admin resumes it.'
+              : 'No ladder is running; the account is flagged disputed.'),
+        });
+        return { status: 'processed', outcome: frozen ? 'disputed: ladder frozen' : 'disputed: flagged' };
+      }
+      default:
+        return { status: 'ignored', outcome: `${event.type} is not handled` };
+    }
+  }
+
+  return async function ingest(event: Stripe.Event): Promise<IngestResult> {
+    const { objectId, customerId: named } = subjectOf(event);
+    const base = { eventId: event.id, type: event.type };
+
+    // 1. Durably recorded before anything else; a redelivery only counts the attempt.
+    const row = await db.stripeEventLog.upsert({
+      where: { id: event.id },
+      create: {
+        id: event.id,
+        type: event.type,
+        createdAt: new Date(event.created * 1000),
+        objectId,
+        payload: event as unknown as Prisma.InputJsonValue,
+        attempts: 1,
+      },
+      update: { attempts: { increment: 1 } },
+      select: { status: true, outcome: true, accountId: true },
+    });
+    if (FINISHED.has(row.status)) {
+      return { ...base, status: 'duplicate', outcome: row.outcome ?? row.status, accountId: row.accountId };
+    }
+
+    try {
+      if (!isHandledType(event.type)) {
+        return await finish(event, null, { status: 'ignored', outcome: `${event.type} is not handled` });
+      }
+      const customerId = await resolveCustomer(event, named);
+      const account = customerId
+        ? await db.billingAccount.findUnique({
+            where: { stripeCustomerId: customerId },
+            select: { id: true },
+          })
+        : null;
+      if (!account) {
+        await deps.alertOps({
+          accountId: null,
+          key: `stripe:${event.id}:orphan`,
+          title: 'Stripe event for an unknown customer',
+          detail: `${event.type} ${event.id} for customer ${customerId ?? '(not resolvable)'}: no account has this Stripe customer id. Sync the account (PUT /v1/accounts/:id), then resend the event from the Stripe dashboard.`,
+        });
+        return await finish(event, null, {
+          status: 'orphan',
+          outcome: `no account for customer ${customerId ?? '(unknown)'}`,
+        });
+      }
+      const accountId = account.id;
+
+      // 2. Applied once: deliveries for one account queue behind each other, and the row is
+      // checked again under the lock (a concurrent copy of this event may have won).
+      const result = await db.$transaction(
+        async (tx) => {
+          await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${`stripe-account:${accountId}`}))`;
+          const current = await tx.stripeEventLog.findUniqueOrThrow({
+            where: { id: event.id },
+            select: { status: true, outcome: true },
+          });
+          if (FINISHED.has(current.status)) {
+            return { status: 'duplicate' as const, outcome: current.outcome ?? current.status };
+          }
+          const effect = await apply(tx, event, accountId);
+          await tx.stripeEventLog.update({
+            where: { id: event.id },
+            data: { ...effect, accountId, processedAt: new Date(), error: null },
+          });
+          return effect;
+        },
+        { maxWait: 10_000, timeout: 20_000 },
+      );
+      return { ...base, ...result, accountId };
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      await db.stripeEventLog
+        .update({ where: { id: event.id }, data: { status: 'failed', error: message.slice(0, 1000) } })
+        .catch((markError: unknown) =>
+          logger.warn({ eventId: event.id, err: String(markError) }, 'could not mark the event failed'),
+        );
+      throw error;
+    }
+  };
+
+  /** Outcomes without an effect to serialize: recorded unless a concurrent copy already was. */
+  async function finish(
+    event: Stripe.Event,
+    accountId: string | null,
+    effect: EffectResult | { status: 'orphan'; outcome: string },
+  ): Promise<IngestResult> {
+    await db.stripeEventLog.updateMany({
+      where: { id: event.id, status: { in: ['received', 'failed'] } },
+      data: { ...effect, accountId, processedAt: new Date(), error: null },
+    });
+    return { eventId: event.id, type: event.type, ...effect, accountId };
+  }
+}
+
+export type StripeEventIngest = ReturnType<typeof createStripeEventIngest>;

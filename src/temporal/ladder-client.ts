@@ -1,0 +1,128 @@
+// The one way the webhook, reconciliation, admin API and CLI talk to enforcement workflows:
+// start-or-signal on a failed payment, signal a running ladder, query and update it.
+import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { type billingEnforcementWorkflow } from '../workflows/billing-enforcement.js';
+import {
+  ADMIN_UPDATES,
+  disputeOpenedSignal,
+  invoiceSettledSignal,
+  paymentFailedSignal,
+  statusQuery,
+  workflowIdFor,
+  type AdminInput,
+  type AdminUpdateName,
+  type DisputeOpened,
+  type EnforcementPolicy,
+  type EnforcementStatus,
+  type ExtendGraceInput,
+  type InvoiceSettled,
+  type PaymentFailed,
+} from '../workflows/definitions.js';
+
+export interface LadderClientOptions {
+  client: Client;
+  taskQueue: string;
+  /** The policy a new ladder starts with; a running one keeps its own. */
+  policy: EnforcementPolicy;
+  /** Off only against the time-skipping test server (it cannot register custom attributes). */
+  publishSearchAttributes?: boolean;
+  /**
+   * Deadline for each start/signal call: with Temporal down, the caller (a webhook Stripe will
+   * retry) gets an error in seconds rather than hanging in the client's own retries.
+   */
+  rpcTimeoutMs?: number;
+}
+
+export type LadderHandle = WorkflowHandle<typeof billingEnforcementWorkflow>;
+
+export type AdminUpdateInput<N extends AdminUpdateName> = N extends 'extendGrace'
+  ? ExtendGraceInput
+  : AdminInput;
+
+export function createLadderClient(options: LadderClientOptions) {
+  const { client } = options;
+  const timeoutMs = options.rpcTimeoutMs ?? 8_000;
+  const bounded = <R>(fn: () => Promise<R>) => client.withDeadline(Date.now() + timeoutMs, fn);
+  const handle = (accountId: string): LadderHandle =>
+    client.workflow.getHandle<typeof billingEnforcementWorkflow>(workflowIdFor(accountId));
+
+  /** Signals a ladder that may have ended: `false` when there is no running one to tell. */
+  async function signalIfRunning(run: () => Promise<void>): Promise<boolean> {
+    try {
+      await bounded(run);
+      return true;
+    } catch (error) {
+      if (error instanceof WorkflowNotFoundError) return false;
+      throw error;
+    }
+  }
+
+  return {
+    handle,
+
+    /** Starts the account's ladder, or tells the running one; the workflow ignores repeats. */
+    async paymentFailed(accountId: string, signal: PaymentFailed): Promise<{ runId: string }> {
+      const started = await bounded(() =>
+        client.workflow.signalWithStart<typeof billingEnforcementWorkflow, [PaymentFailed]>(
+          'billingEnforcementWorkflow',
+          {
+            workflowId: workflowIdFor(accountId),
+            taskQueue: options.taskQueue,
+            args: [
+              {
+                accountId,
+                policy: options.policy,
+                publishSearchAttributes: options.publishSearchAttributes ?? true,
+              },
+            ],
+            signal: paymentFailedSignal,
+            signalArgs: [signal],
+            staticSummary: `Billing enforcement for ${accountId}`,
+          },
+        ),
+      );
+      return { runId: started.signaledRunId };
+    },
+
+    invoiceSettled(accountId: string, signal: InvoiceSettled): Promise<boolean> {
+      return signalIfRunning(() => handle(accountId).signal(invoiceSettledSignal, signal));
+    },
+
+    disputeOpened(accountId: string, signal: DisputeOpened): Promise<boolean> {
+      return signalIfRunning(() => handle(accountId).signal(disputeOpenedSignal, signal));
+    },
+
+    /** Whether the account has a ladder running now. */
+    async isRunning(accountId: string): Promise<boolean> {
+      try {
+        const description = await bounded(() => handle(accountId).describe());
+        return description.status.name === 'RUNNING';
+      } catch (error) {
+        if (error instanceof WorkflowNotFoundError) return false;
+        throw error;
+      }
+    },
+
+    /** The workflow's own view (also of a finished run); `null` when the account never had one. */
+    async status(accountId: string): Promise<EnforcementStatus | null> {
+      try {
+        return await bounded(() => handle(accountId).query(statusQuery));
+      } catch (error) {
+        if (error instanceof WorkflowNotFoundError) return null;
+        throw error;
+      }
+    },
+
+    /** An admin update; the workflow validates it, applies it and writes the audit row. */
+    update<N extends AdminUpdateName>(
+      accountId: string,
+      name: N,
+      input: AdminUpdateInput<N>,
+    ): Promise<EnforcementStatus> {
+      const definition = ADMIN_UPDATES[name] as (typeof ADMIN_UPDATES)['pause'];
+      return handle(accountId).executeUpdate(definition, { args: [input] });
+    },
+  };
+}
+
+export type LadderClient = ReturnType<typeof createLadderClient>;

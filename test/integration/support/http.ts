@@ -1,0 +1,59 @@
+// The HTTP service as the tests use it: the real routes on the real database and a Temporal
+// client (time-skipping or dev server), driven with fastify's inject (no socket needed).
+import { type Client } from '@temporalio/client';
+import { inject } from 'vitest';
+import { loadConfig, type Config } from '../../../src/config/env.js';
+import { type PrismaClient } from '../../../src/db/client.js';
+import { createLogger } from '../../../src/logger.js';
+import { buildServer } from '../../../src/http/server.js';
+import { createLadderClient } from '../../../src/temporal/ladder-client.js';
+import { type EnforcementPolicy } from '../../../src/workflows/definitions.js';
+import { db, recordingDeps, testPolicy } from './harness.js';
+
+export const INTERNAL_TOKEN = 'internal-token-for-tests-0123456789';
+export const ADMIN_TOKEN = 'admin-token-for-tests-0123456789abc';
+export const WEBHOOK_SECRET = 'whsec_test_primary_secret_0123456789';
+export const WEBHOOK_SECRET_ROTATED = 'whsec_test_rotated_secret_9876543210';
+
+export function testConfig(overrides: Record<string, string> = {}): Config {
+  return loadConfig({
+    DATABASE_URL: inject('databaseUrl'),
+    INTERNAL_API_TOKEN: INTERNAL_TOKEN,
+    ADMIN_TOKEN,
+    STRIPE_WEBHOOK_SECRET: `${WEBHOOK_SECRET},${WEBHOOK_SECRET_ROTATED}`,
+    LOG_LEVEL: 'silent',
+    ...overrides,
+  });
+}
+
+export function buildTestApp(options: {
+  client: Client;
+  taskQueue: string;
+  policy?: EnforcementPolicy;
+  env?: Record<string, string>;
+  /** Another database client for the app (e.g. through a proxy the test can cut). */
+  db?: PrismaClient;
+  rpcTimeoutMs?: number;
+}) {
+  const config = testConfig({ TEMPORAL_TASK_QUEUE: options.taskQueue, ...options.env });
+  const policy = options.policy ?? testPolicy();
+  const app = buildServer({
+    config: { ...config, policy },
+    db: options.db ?? db(),
+    temporal: options.client,
+    logger: createLogger('silent'),
+    // The time-skipping server cannot register custom search attributes.
+    ladder: createLadderClient({
+      client: options.client,
+      taskQueue: options.taskQueue,
+      policy,
+      publishSearchAttributes: false,
+      rpcTimeoutMs: options.rpcTimeoutMs,
+    }),
+    activityDeps: recordingDeps(),
+  });
+  return { app, config: { ...config, policy } };
+}
+
+export const internalAuth = { authorization: `Bearer ${INTERNAL_TOKEN}` };
+export const adminAuth = { authorization: `Bearer ${ADMIN_TOKEN}` };
