@@ -20,19 +20,27 @@ const cleanups: (() => Promise<void>)[] = [];
 const children: ChildProcess[] = [];
 let shuttingDown = false;
 
+let signalsWhileStopping = 0;
+
 async function shutdown(code: number): Promise<never> {
-  if (!shuttingDown) {
-    shuttingDown = true;
-    say('stopping…');
-    for (const cleanup of cleanups.reverse()) {
-      try {
-        await cleanup();
-      } catch (error) {
-        say(`cleanup failed: ${error instanceof Error ? error.message : String(error)}`);
-      }
-    }
-    say('stopped');
+  if (shuttingDown) {
+    // Ctrl-C reaches npm and this process both, and npm forwards it: a second signal is normal
+    // and must not orphan the children. A third one means "now": kill them and go.
+    if (++signalsWhileStopping < 2) return new Promise<never>(() => {});
+    say('forced stop: killing the children');
+    for (const child of children) child.kill('SIGKILL');
+    process.exit(code);
   }
+  shuttingDown = true;
+  say('stopping…');
+  for (const cleanup of cleanups.reverse()) {
+    try {
+      await cleanup();
+    } catch (error) {
+      say(`cleanup failed: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  say('stopped');
   process.exit(code);
 }
 process.on('SIGINT', () => void shutdown(0));
