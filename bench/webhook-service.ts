@@ -1,0 +1,37 @@
+// The HTTP service as src/http/main.ts runs it, for the webhook benchmark: the same buildServer
+// on the same configuration, plus BENCH_DB_POOL to size the PostgreSQL pool (main.ts uses the
+// default of 10) and the ladder client passed in with search attributes published, as on a
+// dev server or cluster.
+import { loadConfigOrExit } from '../src/config/env.js';
+import { createPrisma } from '../src/db/client.js';
+import { buildServer } from '../src/http/server.js';
+import { createLogger } from '../src/logger.js';
+import { connectClient } from '../src/temporal/connection.js';
+import { createLadderClient } from '../src/temporal/ladder-client.js';
+
+const config = loadConfigOrExit();
+const logger = createLogger(config.env.LOG_LEVEL, 'http');
+const pool = Number(process.env.BENCH_DB_POOL ?? '10');
+const db = createPrisma(config.env.DATABASE_URL, { max: pool });
+const temporal = await connectClient(config.env);
+const app = buildServer({
+  config,
+  db,
+  temporal,
+  logger,
+  ladder: createLadderClient({
+    client: temporal,
+    taskQueue: config.env.TEMPORAL_TASK_QUEUE,
+    policy: config.policy,
+    publishSearchAttributes: true,
+  }),
+});
+const stop = async () => {
+  await app.close();
+  await temporal.connection.close();
+  await db.$disconnect();
+  process.exit(0);
+};
+process.on('SIGTERM', () => void stop());
+process.on('SIGINT', () => void stop());
+await app.listen({ host: config.env.HOST, port: config.env.PORT });

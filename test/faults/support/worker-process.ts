@@ -1,0 +1,38 @@
+// src/worker.ts's worker with one difference: FAULTS_DISCORD_API points discord.js at a
+// stand-in, so the suite can count Discord posts (the production worker has no such setting).
+import { createActivities } from '../../../src/activities/index.js';
+import { activityDepsFromConfig } from '../../../src/activities/deps.js';
+import { createDiscordChatNotifier } from '../../../src/adapters/discord/chat.js';
+import { loadConfigOrExit } from '../../../src/config/env.js';
+import { createPrisma } from '../../../src/db/client.js';
+import { createLogger } from '../../../src/logger.js';
+import { connectWorker } from '../../../src/temporal/connection.js';
+import { createBillingWorker } from '../../../src/temporal/worker.js';
+
+const config = loadConfigOrExit();
+const { env } = config;
+const logger = createLogger(env.LOG_LEVEL, 'worker');
+const db = createPrisma(env.DATABASE_URL);
+const connection = await connectWorker(env);
+const deps = activityDepsFromConfig(config, db, logger);
+const chat = process.env.FAULTS_DISCORD_API
+  ? createDiscordChatNotifier({
+      billing: env.DISCORD_BILLING_WEBHOOK_URL,
+      ops: env.DISCORD_OPS_WEBHOOK_URL,
+      apiBaseUrl: process.env.FAULTS_DISCORD_API,
+      perSecond: env.DISCORD_RATE_PER_SECOND,
+    })
+  : deps.chat;
+const worker = await createBillingWorker({
+  connection,
+  namespace: env.TEMPORAL_NAMESPACE,
+  taskQueue: env.TEMPORAL_TASK_QUEUE,
+  activities: createActivities({ ...deps, chat }),
+});
+logger.info({ taskQueue: env.TEMPORAL_TASK_QUEUE }, 'worker polling');
+try {
+  await worker.run();
+} finally {
+  await connection.close();
+  await db.$disconnect();
+}
