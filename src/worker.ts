@@ -16,7 +16,7 @@ import { createBillingWorker } from './temporal/worker.js';
 
 const config = loadConfigOrExit();
 const logger = createLogger(config.env.LOG_LEVEL, 'worker');
-const db = createPrisma(config.env.DATABASE_URL);
+const db = createPrisma(config.env.DATABASE_URL, { max: config.env.DATABASE_POOL_MAX });
 // Before the first connection: the runtime (and its metrics exporter) is created once per process.
 installTemporalRuntime(config.env.WORKER_METRICS_ADDRESS, logger);
 const serviceMetrics = config.env.WORKER_SERVICE_METRICS_ADDRESS
@@ -50,6 +50,7 @@ const worker = await createBillingWorker({
   taskQueue: env.TEMPORAL_TASK_QUEUE,
   activities: { ...activities, ...reconciliation },
   shutdownGraceTime: env.WORKER_SHUTDOWN_GRACE_SECONDS * 1000,
+  maxCachedWorkflows: env.WORKER_MAX_CACHED_WORKFLOWS,
   // An activity that ignores its cancellation must not keep the process past systemd's
   // TimeoutStopSec (deploy/systemd): give up 15 s after the grace time.
   shutdownForceTime: (env.WORKER_SHUTDOWN_GRACE_SECONDS + 15) * 1000,

@@ -71,6 +71,12 @@ export const envSchema = z
     DATABASE_URL: z
       .string({ message: 'expected a postgresql:// connection string' })
       .regex(/^postgres(ql)?:\/\/.+/, { message: 'expected a postgresql:// connection string' }),
+    DATABASE_POOL_MAX: z.coerce
+      .number({ message: 'expected a whole number of connections from 1 to 200' })
+      .int({ message: 'expected a whole number of connections from 1 to 200' })
+      .min(1, { message: 'expected a whole number of connections from 1 to 200' })
+      .max(200, { message: 'expected a whole number of connections from 1 to 200' })
+      .default(10),
 
     TEMPORAL_ADDRESS: z
       .string()
@@ -117,6 +123,11 @@ export const envSchema = z
 
     // Operations (docs/runbook.md, docs/scaling.md).
     WORKER_SHUTDOWN_GRACE_SECONDS: positiveNumber(30, 'a number of seconds > 0'),
+    WORKER_MAX_CACHED_WORKFLOWS: z.coerce
+      .number({ message: 'expected a whole number >= 0' })
+      .int({ message: 'expected a whole number >= 0' })
+      .min(0, { message: 'expected a whole number >= 0' })
+      .default(250),
     WORKER_METRICS_ADDRESS: listenAddress('127.0.0.1:9464'),
     WORKER_SERVICE_METRICS_ADDRESS: listenAddress('127.0.0.1:9465'),
     STALENESS_CHECK_INTERVAL_SECONDS: z.coerce

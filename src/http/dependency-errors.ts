@@ -42,7 +42,8 @@ export function unavailableDependency(error: unknown): Dependency | null {
     const fromPrisma = typeof e === 'object' && e !== null && 'clientVersion' in e;
     const message = e instanceof Error ? e.message : '';
     if (
-      (fromPrisma && /connect|terminated|timeout|closed|socket|reach/i.test(message)) ||
+      (fromPrisma &&
+        /connect|terminat|timeout|closed|socket|reach|shutting down|administrator/i.test(message)) ||
       (typeof name === 'string' &&
         (name === 'PrismaClientInitializationError' || name === 'DriverAdapterError')) ||
       (code !== undefined &&

@@ -11,7 +11,7 @@ import { buildServer } from './server.js';
 
 const config = loadConfigOrExit();
 const logger = createLogger(config.env.LOG_LEVEL, 'http');
-const db = createPrisma(config.env.DATABASE_URL);
+const db = createPrisma(config.env.DATABASE_URL, { max: config.env.DATABASE_POOL_MAX });
 const temporal = await connectClient(config.env);
 // One set of adapters (and rate limiters) for the routes and the staleness check.
 const activityDeps = activityDepsFromConfig(config, db, logger);

@@ -36,6 +36,20 @@ export interface IngestResult {
 
 const FINISHED: ReadonlySet<string> = new Set(['processed', 'ignored', 'orphan', 'stale']);
 
+// A signed event is Stripe's, but its object may still lack fields (other API versions, test
+// events): the dispute's charge is read defensively, so a gap means "orphan", never a crash.
+function expandedCharge(dispute: Stripe.Dispute): { id?: unknown; customer?: string | null } | null {
+  const charge: unknown = dispute.charge;
+  return typeof charge === 'object' && charge !== null ? charge : null;
+}
+
+function chargeIdOf(dispute: Stripe.Dispute): string | null {
+  const charge: unknown = dispute.charge;
+  if (typeof charge === 'string') return charge;
+  const id = expandedCharge(dispute)?.id;
+  return typeof id === 'string' ? id : null;
+}
+
 /** Where an event points: the Stripe object and, where the event says, the customer. */
 function subjectOf(event: Stripe.Event): { objectId: string | null; customerId: string | null } {
   switch (event.type) {
@@ -55,8 +69,7 @@ function subjectOf(event: Stripe.Event): { objectId: string | null; customerId: 
     case 'charge.dispute.created': {
       const dispute = event.data.object;
       // Webhooks carry the charge as an id; an expanded charge names its customer directly.
-      const customerId = typeof dispute.charge === 'string' ? null : customerIdOf(dispute.charge.customer);
-      return { objectId: dispute.id, customerId };
+      return { objectId: dispute.id, customerId: customerIdOf(expandedCharge(dispute)?.customer) };
     }
     default: {
       const object = event.data.object as { id?: unknown };
@@ -86,8 +99,8 @@ export function createStripeEventIngest(deps: IngestDeps) {
   async function resolveCustomer(event: Stripe.Event, customerId: string | null): Promise<string | null> {
     if (customerId) return customerId;
     if (event.type === 'charge.dispute.created' && deps.stripe) {
-      const dispute = event.data.object;
-      const chargeId = typeof dispute.charge === 'string' ? dispute.charge : dispute.charge.id;
+      const chargeId = chargeIdOf(event.data.object);
+      if (!chargeId) return null;
       const charge = await deps.stripe.charges.retrieve(chargeId);
       return customerIdOf(charge.customer);
     }

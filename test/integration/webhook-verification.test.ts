@@ -162,6 +162,13 @@ describe('verified events we do not act on', () => {
     expect(alerts[0]).toMatchObject({ channel: 'discord_ops', status: 'logged' });
   });
 
+  it('records a signed dispute without a charge as orphan (answered 200, not retried for days)', async () => {
+    const event = buildEvent('charge.dispute.created', { id: 'du_without_charge', object: 'dispute' });
+    const response = await deliver(app, event);
+    expect(response).toMatchObject({ status: 200, body: { status: 'orphan' } });
+    expect(await logRow(event.id)).toMatchObject({ status: 'orphan' });
+  });
+
   it('records a subscription change on the account, never overwritten by an older one', async () => {
     const { accountId } = await seedAccount();
     const account = await db().billingAccount.findUniqueOrThrow({ where: { id: accountId } });
