@@ -3,7 +3,7 @@
 import { createActivities } from './activities/index.js';
 import { activityDepsFromConfig, describeAdapters } from './activities/deps.js';
 import { loadConfigOrExit } from './config/env.js';
-import { createPrisma } from './db/client.js';
+import { createPrisma, surviveDatabaseRestarts } from './db/client.js';
 import { createLogger } from './logger.js';
 import { installTemporalRuntime, serveServiceMetrics } from './observability/worker-metrics.js';
 import { opsAlerter } from './notifications/ops-alerts.js';
@@ -17,6 +17,7 @@ import { createBillingWorker } from './temporal/worker.js';
 const config = loadConfigOrExit();
 const logger = createLogger(config.env.LOG_LEVEL, 'worker');
 const db = createPrisma(config.env.DATABASE_URL, { max: config.env.DATABASE_POOL_MAX });
+surviveDatabaseRestarts((message) => logger.warn(message));
 // Before the first connection: the runtime (and its metrics exporter) is created once per process.
 installTemporalRuntime(config.env.WORKER_METRICS_ADDRESS, logger);
 const serviceMetrics = config.env.WORKER_SERVICE_METRICS_ADDRESS

@@ -2,7 +2,7 @@
 import { activityDepsFromConfig } from '../activities/deps.js';
 import { createActivities } from '../activities/index.js';
 import { loadConfigOrExit } from '../config/env.js';
-import { createPrisma } from '../db/client.js';
+import { createPrisma, surviveDatabaseRestarts } from '../db/client.js';
 import { createLogger } from '../logger.js';
 import { opsAlerter } from '../notifications/ops-alerts.js';
 import { startStalenessCheck } from '../observability/staleness-service.js';
@@ -12,6 +12,7 @@ import { buildServer } from './server.js';
 const config = loadConfigOrExit();
 const logger = createLogger(config.env.LOG_LEVEL, 'http');
 const db = createPrisma(config.env.DATABASE_URL, { max: config.env.DATABASE_POOL_MAX });
+surviveDatabaseRestarts((message) => logger.warn(message));
 const temporal = await connectClient(config.env);
 // One set of adapters (and rate limiters) for the routes and the staleness check.
 const activityDeps = activityDepsFromConfig(config, db, logger);
