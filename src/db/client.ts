@@ -12,6 +12,13 @@ export function createPrisma(databaseUrl: string, options: { max?: number } = {}
   });
 }
 
+/**
+ * A timestamp parameter for raw SQL, in UTC like the columns Prisma writes (timestamp(3) without
+ * time zone), whatever the session's TimeZone.
+ */
+export const utcTimestamp = (date: Date) =>
+  Prisma.sql`(${date.toISOString()}::timestamptz AT TIME ZONE 'UTC')`;
+
 export function isUniqueViolation(error: unknown): boolean {
   return error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002';
 }

@@ -2,7 +2,7 @@
 // the account's lock. A failure leaves the row `failed` and surfaces to the caller, so the
 // webhook answers 5xx and Stripe's retry brings the event back for another attempt.
 import type Stripe from 'stripe';
-import { type Prisma, type PrismaClient } from '../db/client.js';
+import { Prisma, utcTimestamp, type Db, type PrismaClient } from '../db/client.js';
 import { type Logger } from '../logger.js';
 import { type AlertOps } from '../notifications/ops-alerts.js';
 import { type LadderClient } from '../temporal/ladder-client.js';
@@ -25,6 +25,27 @@ export interface IngestDeps {
 }
 
 export type IngestStatus = 'processed' | 'ignored' | 'orphan' | 'stale';
+
+interface LogRow {
+  status: string;
+  outcome: string | null;
+  accountId: string | null;
+}
+
+/** Records the outcome, unless the row has moved on (a concurrent copy already recorded one). */
+async function markDone(
+  db: Db,
+  eventId: string,
+  accountId: string | null,
+  effect: { status: IngestStatus; outcome: string },
+  from: string[],
+) {
+  await db.$executeRaw`
+    UPDATE "StripeEventLog"
+    SET status = ${effect.status}::"StripeEventStatus", outcome = ${effect.outcome},
+        "accountId" = ${accountId}, "processedAt" = ${utcTimestamp(new Date())}, error = NULL
+    WHERE id = ${eventId} AND status::text IN (${Prisma.join(from)})`;
+}
 
 export interface IngestResult {
   eventId: string;
@@ -174,20 +195,15 @@ export function createStripeEventIngest(deps: IngestDeps) {
     const { objectId, customerId: named } = subjectOf(event);
     const base = { eventId: event.id, type: event.type };
 
-    // 1. Durably recorded before anything else; a redelivery only counts the attempt.
-    const row = await db.stripeEventLog.upsert({
-      where: { id: event.id },
-      create: {
-        id: event.id,
-        type: event.type,
-        createdAt: new Date(event.created * 1000),
-        objectId,
-        payload: event as unknown as Prisma.InputJsonValue,
-        attempts: 1,
-      },
-      update: { attempts: { increment: 1 } },
-      select: { status: true, outcome: true, accountId: true },
-    });
+    // 1. Durably recorded before anything else; a redelivery only counts the attempt. Raw SQL
+    // on the path every event takes (see invoice-effects.ts for why).
+    const [row] = await db.$queryRaw<LogRow[]>`
+      INSERT INTO "StripeEventLog" (id, type, "createdAt", "objectId", payload, attempts)
+      VALUES (${event.id}, ${event.type}, ${utcTimestamp(new Date(event.created * 1000))}, ${objectId},
+              ${JSON.stringify(event)}::jsonb, 1)
+      ON CONFLICT (id) DO UPDATE SET attempts = "StripeEventLog".attempts + 1
+      RETURNING status::text AS status, outcome, "accountId"`;
+    if (!row) throw new Error(`the event log did not return ${event.id}`);
     if (FINISHED.has(row.status)) {
       return { ...base, status: 'duplicate', outcome: row.outcome ?? row.status, accountId: row.accountId };
     }
@@ -197,12 +213,10 @@ export function createStripeEventIngest(deps: IngestDeps) {
         return await finish(event, null, { status: 'ignored', outcome: `${event.type} is not handled` });
       }
       const customerId = await resolveCustomer(event, named);
-      const account = customerId
-        ? await db.billingAccount.findUnique({
-            where: { stripeCustomerId: customerId },
-            select: { id: true },
-          })
-        : null;
+      const [account] = customerId
+        ? await db.$queryRaw<{ id: string }[]>`
+            SELECT id FROM "BillingAccount" WHERE "stripeCustomerId" = ${customerId}`
+        : [];
       if (!account) {
         await deps.alertOps({
           accountId: null,
@@ -222,18 +236,14 @@ export function createStripeEventIngest(deps: IngestDeps) {
       const result = await db.$transaction(
         async (tx) => {
           await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${`stripe-account:${accountId}`}))`;
-          const current = await tx.stripeEventLog.findUniqueOrThrow({
-            where: { id: event.id },
-            select: { status: true, outcome: true },
-          });
+          const [current] = await tx.$queryRaw<Omit<LogRow, 'accountId'>[]>`
+            SELECT status::text AS status, outcome FROM "StripeEventLog" WHERE id = ${event.id}`;
+          if (!current) throw new Error(`event ${event.id} vanished from the event log`);
           if (FINISHED.has(current.status)) {
             return { status: 'duplicate' as const, outcome: current.outcome ?? current.status };
           }
           const effect = await apply(tx, event, accountId);
-          await tx.stripeEventLog.update({
-            where: { id: event.id },
-            data: { ...effect, accountId, processedAt: new Date(), error: null },
-          });
+          await markDone(tx, event.id, accountId, effect, ['received', 'failed']);
           return effect;
         },
         { maxWait: 10_000, timeout: 20_000 },
@@ -256,10 +266,7 @@ export function createStripeEventIngest(deps: IngestDeps) {
     accountId: string | null,
     effect: EffectResult | { status: 'orphan'; outcome: string },
   ): Promise<IngestResult> {
-    await db.stripeEventLog.updateMany({
-      where: { id: event.id, status: { in: ['received', 'failed'] } },
-      data: { ...effect, accountId, processedAt: new Date(), error: null },
-    });
+    await markDone(db, event.id, accountId, effect, ['received', 'failed']);
     return { eventId: event.id, type: event.type, ...effect, accountId };
   }
 }

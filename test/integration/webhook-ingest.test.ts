@@ -115,9 +115,10 @@ describe('every order of {failed, failed again (Smart Retry), paid} for one invo
       for (const name of order.slice(order.indexOf('P') + 1)) {
         expect(outcomes).toContain(`${name}:stale`);
       }
-      expect(await db().invoice.findUniqueOrThrow({ where: { id: invoiceId } })).toMatchObject({
-        status: 'paid',
-      });
+      const invoice = await db().invoice.findUniqueOrThrow({ where: { id: invoiceId } });
+      expect(invoice.status).toBe('paid');
+      // The newest event's time, read back through Prisma: raw SQL and Prisma agree on UTC.
+      expect(invoice.lastEventCreatedAt.getTime()).toBe((t0 + 5400) * 1000);
       expect((await db().billingAccount.findUniqueOrThrow({ where: { id: accountId } })).state).toBe(
         'active',
       );

