@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { loadConfig } from '../src/config/env.js';
+import { DEFAULT_DATABASE_POOL_MAX, loadConfig } from '../src/config/env.js';
 import { createPrisma } from '../src/db/client.js';
 import { signPayload, simulatedEvent } from '../src/stripe/event-builders.js';
 import { projectRoot } from '../src/toolchain/toolchain.js';
@@ -231,11 +231,11 @@ export async function runWebhookIngest(options: WebhookIngestOptions) {
       };
     }
 
-    // The production default pool first (src/db/client.ts: 10 connections), then one larger
-    // than the concurrency: the ingest holds its connection (the account lock's transaction)
-    // across signalWithStart, so the pool caps how many starts are in flight.
-    const production = await variant(10, 0, true);
-    const widePool = await variant(concurrency + 4, warmup + events, false);
+    // The production default pool first (DATABASE_POOL_MAX), then a narrower one: the ingest
+    // holds its connection (the account lock's transaction) across signalWithStart, so the pool
+    // caps how many starts are in flight.
+    const production = await variant(DEFAULT_DATABASE_POOL_MAX, 0, true);
+    const narrowPool = await variant(10, warmup + events, false);
 
     const logged = await db.stripeEventLog.groupBy({ by: ['status'], _count: true });
     const redelivered = await db.stripeEventLog.count({ where: { attempts: 2 } });
@@ -245,7 +245,7 @@ export async function runWebhookIngest(options: WebhookIngestOptions) {
       workerRunning: false,
       httpServiceLogLevel: 'warn',
       production,
-      widePool,
+      narrowPool,
       httpStatuses: Object.fromEntries(statuses),
       checks: {
         eventLog: Object.fromEntries(logged.map((g) => [g.status, g._count])),

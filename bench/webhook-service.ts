@@ -1,6 +1,6 @@
 // The HTTP service as src/http/main.ts runs it, for the webhook benchmark: the same buildServer
-// on the same configuration, plus BENCH_DB_POOL to size the PostgreSQL pool (main.ts uses the
-// default of 10) and the ladder client passed in with search attributes published, as on a
+// on the same configuration, plus BENCH_DB_POOL to size the PostgreSQL pool (main.ts uses
+// DATABASE_POOL_MAX) and the ladder client passed in with search attributes published, as on a
 // dev server or cluster.
 import { loadConfigOrExit } from '../src/config/env.js';
 import { createPrisma } from '../src/db/client.js';
@@ -11,7 +11,7 @@ import { createLadderClient } from '../src/temporal/ladder-client.js';
 
 const config = loadConfigOrExit();
 const logger = createLogger(config.env.LOG_LEVEL, 'http');
-const pool = Number(process.env.BENCH_DB_POOL ?? '10');
+const pool = Number(process.env.BENCH_DB_POOL ?? config.env.DATABASE_POOL_MAX);
 const db = createPrisma(config.env.DATABASE_URL, { max: pool });
 const temporal = await connectClient(config.env);
 const app = buildServer({
