@@ -2,12 +2,14 @@
 // for the real worker and HTTP service, a closed-loop load driver and percentiles.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, makeTelemetryFilterString, Runtime } from '@temporalio/worker';
 import { startEmbeddedPostgres, freePort } from '../src/dev/embedded-postgres.js';
+import { signPayload } from '../src/stripe/event-builders.js';
 import { projectRoot, temporalCliExecutable, testServerExecutable } from '../src/toolchain/toolchain.js';
 import { SEARCH_ATTRIBUTES } from '../src/workflows/definitions.js';
 
@@ -309,4 +311,42 @@ export async function waitFor<T>(
     if (Date.now() > deadline) return { value, met: false };
     await sleep(options.everyMs ?? 1000);
   }
+}
+
+/** The headers Stripe sends with `body`, signed now (a signature's timestamp must be recent). */
+export function stripeDeliveryHeaders(body: string, secret: string): http.OutgoingHttpHeaders {
+  return { 'content-type': 'application/json; charset=utf-8', 'stripe-signature': signPayload(body, secret) };
+}
+
+/**
+ * One POST to the service's webhook over `agent` (keep-alive, like Stripe's deliveries). A
+ * refused or reset connection answers status 0: a failed delivery, as Stripe counts it.
+ */
+export function postWebhook(
+  agent: http.Agent,
+  port: number,
+  body: string | Buffer,
+  headers: http.OutgoingHttpHeaders,
+): Promise<{ status: number; text: string }> {
+  return new Promise((resolve) => {
+    const request = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/webhooks/stripe',
+        method: 'POST',
+        agent,
+        headers: { ...headers, 'content-length': Buffer.byteLength(body) },
+      },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (c: Buffer) => chunks.push(c));
+        response.on('end', () =>
+          resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString() }),
+        );
+      },
+    );
+    request.on('error', () => resolve({ status: 0, text: '' }));
+    request.end(body);
+  });
 }

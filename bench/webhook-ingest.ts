@@ -11,7 +11,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { DEFAULT_DATABASE_POOL_MAX, loadConfig } from '../src/config/env.js';
 import { createPrisma } from '../src/db/client.js';
-import { signPayload, simulatedEvent } from '../src/stripe/event-builders.js';
+import { simulatedEvent } from '../src/stripe/event-builders.js';
 import { projectRoot } from '../src/toolchain/toolchain.js';
 import { type billingEnforcementWorkflow } from '../src/workflows/billing-enforcement.js';
 import { paymentFailedSignal, workflowIdFor, type PaymentFailed } from '../src/workflows/definitions.js';
@@ -21,16 +21,18 @@ import {
   freePort,
   httpReady,
   latencySummary,
+  postWebhook,
   progress,
   round,
   serviceEnv,
   spawnService,
   startDevServer,
   startPostgres,
+  stripeDeliveryHeaders,
   tempDir,
-  WEBHOOK_SECRET,
   type ChildService,
   type Postgres,
+  WEBHOOK_SECRET,
 } from './lib.js';
 
 const TASK_QUEUE = 'billing-enforcement';
@@ -107,31 +109,7 @@ export async function runWebhookIngest(options: WebhookIngestOptions) {
       );
       // Signed at send time, as Stripe does (the signature's timestamp must be recent).
       const post = (body: string) =>
-        new Promise<{ status: number; text: string }>((resolve, reject) => {
-          const request = http.request(
-            {
-              host: '127.0.0.1',
-              port,
-              path: '/webhooks/stripe',
-              method: 'POST',
-              agent,
-              headers: {
-                'content-type': 'application/json; charset=utf-8',
-                'content-length': Buffer.byteLength(body),
-                'stripe-signature': signPayload(body, WEBHOOK_SECRET),
-              },
-            },
-            (response) => {
-              const chunks: Buffer[] = [];
-              response.on('data', (c: Buffer) => chunks.push(c));
-              response.on('end', () =>
-                resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString() }),
-              );
-            },
-          );
-          request.on('error', reject);
-          request.end(body);
-        });
+        postWebhook(agent, port, body, stripeDeliveryHeaders(body, WEBHOOK_SECRET));
       const webhook = (offset: number) => async (i: number) => {
         const { status } = await post(bodies[offset + i]!);
         statuses.set(status, (statuses.get(status) ?? 0) + 1);

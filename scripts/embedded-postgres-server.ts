@@ -1,15 +1,23 @@
-// Runs an embedded PostgreSQL in its own process: `tsx scripts/embedded-postgres-server.ts <dataDir>`.
+// Runs an embedded PostgreSQL in its own process:
+//   tsx scripts/embedded-postgres-server.ts <dataDir> [<port> --persistent]
 // Prints `READY <url>` when it serves; SIGTERM / SIGINT stop it. The test suite uses this so
 // embedded-postgres's process exit hooks never run inside the test runner (they would replace
-// the runner's exit code, turning a failed run into exit 0).
+// the runner's exit code, turning a failed run into exit 0). The fault suite passes a port and
+// --persistent, so a second start on the same folder and port reuses the data.
 import { startEmbeddedPostgres } from '../src/dev/embedded-postgres.js';
 
-const dataDir = process.argv[2];
+const args = process.argv.slice(2);
+const persistent = args.includes('--persistent');
+const [dataDir, port] = args.filter((a) => a !== '--persistent');
 if (!dataDir) {
-  console.error('usage: embedded-postgres-server.ts <dataDir>');
+  console.error('usage: embedded-postgres-server.ts <dataDir> [<port> --persistent]');
   process.exit(2);
 }
-const pg = await startEmbeddedPostgres({ dataDir, persistent: false });
+const pg = await startEmbeddedPostgres({
+  dataDir,
+  persistent,
+  ...(port ? { port: Number(port) } : {}),
+});
 process.stdout.write(`READY ${pg.databaseUrl}\n`);
 let stopping = false;
 const stop = async () => {

@@ -16,9 +16,10 @@ import { createActivities } from '../../src/activities/index.js';
 import { loadConfig } from '../../src/config/env.js';
 import { createPrisma, type PrismaClient } from '../../src/db/client.js';
 import { freePort } from '../../src/dev/embedded-postgres.js';
+import { postWebhook, stripeDeliveryHeaders } from '../../bench/lib.js';
 import { buildServer } from '../../src/http/server.js';
 import { createLogger } from '../../src/logger.js';
-import { signPayload, simulatedEvent } from '../../src/stripe/event-builders.js';
+import { simulatedEvent } from '../../src/stripe/event-builders.js';
 import { createLadderClient } from '../../src/temporal/ladder-client.js';
 import { projectRoot, temporalCliExecutable } from '../../src/toolchain/toolchain.js';
 import { SEARCH_ATTRIBUTES, statusQuery, workflowIdFor } from '../../src/workflows/definitions.js';
@@ -123,30 +124,9 @@ describe('PostgreSQL stopped for 30 s during a webhook storm', () => {
     const events = accounts.map((id) => simulatedEvent('payment-failed', { customer: `cus_${id}` }));
 
     const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
-    const post = (body: string) =>
-      new Promise<number>((resolve) => {
-        const request = http.request(
-          {
-            host: '127.0.0.1',
-            port,
-            path: '/webhooks/stripe',
-            method: 'POST',
-            agent,
-            headers: {
-              'content-type': 'application/json; charset=utf-8',
-              'content-length': Buffer.byteLength(body),
-              'stripe-signature': signPayload(body, WEBHOOK_SECRET),
-            },
-          },
-          (response) => {
-            response.resume();
-            response.on('end', () => resolve(response.statusCode ?? 0));
-          },
-        );
-        // A refused or reset connection is a failed delivery, as for Stripe.
-        request.on('error', () => resolve(0));
-        request.end(body);
-      });
+    // A refused or reset connection is a failed delivery (status 0), as for Stripe.
+    const post = async (body: string) =>
+      (await postWebhook(agent, port, body, stripeDeliveryHeaders(body, WEBHOOK_SECRET))).status;
 
     const statuses = new Map<number, number>();
     let attempts = 0;

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { recordingActivityDeps } from '../../src/activities/deps.js';
 import { loadConfig } from '../../src/config/env.js';
 import { createPrisma, type PrismaClient } from '../../src/db/client.js';
+import { postWebhook } from '../../bench/lib.js';
 import { buildServer } from '../../src/http/server.js';
 import { createLogger } from '../../src/logger.js';
 import { signPayload, simulatedEvent } from '../../src/stripe/event-builders.js';
@@ -326,25 +327,7 @@ describe('webhook fuzz', () => {
     };
 
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-    const send = (c: Case) =>
-      new Promise<number>((resolve) => {
-        const request = http.request(
-          {
-            host: '127.0.0.1',
-            port,
-            path: '/webhooks/stripe',
-            method: 'POST',
-            agent,
-            headers: { ...c.headers, 'content-length': c.body.length },
-          },
-          (response) => {
-            response.resume();
-            response.on('end', () => resolve(response.statusCode ?? 0));
-          },
-        );
-        request.on('error', () => resolve(-1));
-        request.end(c.body);
-      });
+    const send = async (c: Case) => (await postWebhook(agent, port, c.body, c.headers)).status;
     const counts = async () => {
       const [events, invoices, accounts, notifications, audit] = await Promise.all([
         db.stripeEventLog.count(),

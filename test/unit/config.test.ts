@@ -1,22 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config/env.js';
+import { loadConfig } from '../../src/config/env.js';
+import { problemsOf, validEnv } from './support/config.js';
 
-const valid = {
-  DATABASE_URL: 'postgresql://u:p@localhost:5432/billing',
-  INTERNAL_API_TOKEN: 'internal-token-0123456789abcdef',
-  ADMIN_TOKEN: 'admin-token-0123456789abcdef0000',
-  STRIPE_WEBHOOK_SECRET: 'whsec_one, whsec_two',
-};
-
-function problemsOf(env: Record<string, string>) {
-  try {
-    loadConfig(env);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as ConfigError).problems;
-  }
-  throw new Error('expected the configuration to be rejected');
-}
+const valid = validEnv;
 
 describe('configuration', () => {
   it('accepts a minimal valid environment and applies the documented defaults', () => {

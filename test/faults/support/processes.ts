@@ -65,8 +65,8 @@ export interface PostgresProcess extends Child {
 /** A PostgreSQL of its own, persistent, on a fixed port: stop() and start again on the same data. */
 export async function startPostgresProcess(dataDir: string, port: number): Promise<PostgresProcess> {
   const child = await spawnChild(
-    path.join('test', 'faults', 'support', 'postgres-process.ts'),
-    [dataDir, String(port)],
+    path.join('scripts', 'embedded-postgres-server.ts'),
+    [dataDir, String(port), '--persistent'],
     { ...process.env },
     /READY \S+/,
   );
