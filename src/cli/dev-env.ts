@@ -6,7 +6,9 @@ import { projectRoot } from '../toolchain/toolchain.js';
 
 export const DEV_ENV_FILE = path.join(projectRoot, '.data', 'dev.env');
 
+/** `BILLING_DEV_ENV=off` keeps the file out (scripts and tests that want the bare environment). */
 export function loadDevEnvIfPresent(err: { write(chunk: string): unknown }): boolean {
+  if (process.env.BILLING_DEV_ENV === 'off') return false;
   if (process.env.DATABASE_URL || !fs.existsSync(DEV_ENV_FILE)) return false;
   process.loadEnvFile(DEV_ENV_FILE);
   err.write(

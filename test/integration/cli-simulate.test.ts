@@ -27,7 +27,12 @@ afterAll(async () => {
 function billing(args: string[]) {
   return run(process.execPath, [path.join(projectRoot, 'scripts', 'billing.mjs'), ...args], {
     cwd: projectRoot,
-    env: { ...process.env, DATABASE_URL: inject('databaseUrl'), STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET },
+    env: {
+      ...process.env,
+      DATABASE_URL: inject('databaseUrl'),
+      STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
+      BILLING_DEV_ENV: 'off',
+    },
   });
 }
 

@@ -243,6 +243,8 @@ describe('billing CLI', () => {
           DATABASE_URL: inject('databaseUrl'),
           TEMPORAL_ADDRESS: env.address,
           LOG_LEVEL: 'silent',
+          // A .data/dev.env left by `npm run dev` must not fill in what a test leaves out.
+          BILLING_DEV_ENV: 'off',
           ...extraEnv,
         },
       }).then(
