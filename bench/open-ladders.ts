@@ -81,7 +81,13 @@ export async function runOpenLadders(options: OpenLaddersOptions) {
       temporalAddress: temporal.address,
       taskQueue: TASK_QUEUE,
       // info, as in production: every recorded email and Discord post is a log line.
-      extra: { LOG_LEVEL: 'info', ENFORCEMENT_MODE: 'enforce' },
+      extra: {
+        LOG_LEVEL: 'info',
+        ENFORCEMENT_MODE: 'enforce',
+        ...(process.env.BENCH_WORKER_NODE_OPTIONS
+          ? { NODE_OPTIONS: process.env.BENCH_WORKER_NODE_OPTIONS }
+          : {}),
+      },
     });
     const policy = loadConfig(env).policy;
     progress('ladders: starting the worker (node --import tsx src/worker.ts, child process)');

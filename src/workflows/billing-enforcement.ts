@@ -13,15 +13,14 @@ import {
   type ActivityOptions,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
+import { adminInputIssues } from './admin-input.js';
 import {
-  adminInputSchema,
   approveDeletionReviewUpdate,
   BillingAccountId,
   BillingNextActionAt,
   BillingOverdueSince,
   BillingStateAttr,
   disputeOpenedSignal,
-  extendGraceInputSchema,
   extendGraceUpdate,
   forceRestoreUpdate,
   invoiceSettledSignal,
@@ -100,23 +99,9 @@ function freshState(): CarriedState {
   };
 }
 
-function validated<T>(
-  schema: {
-    safeParse(
-      input: unknown,
-    ):
-      | { success: true; data: T }
-      | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } };
-  },
-  input: unknown,
-): T {
-  const result = schema.safeParse(input);
-  if (!result.success) {
-    throw new Error(
-      `invalid input: ${result.error.issues.map((i) => `${i.path.map(String).join('.') || 'input'}: ${i.message}`).join('; ')}`,
-    );
-  }
-  return result.data;
+function validated(input: unknown, options: { hours?: boolean } = {}): void {
+  const issues = adminInputIssues(input, options);
+  if (issues.length > 0) throw new Error(`invalid input: ${issues.join('; ')}`);
 }
 
 export async function billingEnforcementWorkflow(input: EnforcementInput): Promise<EnforcementResult> {
@@ -573,7 +558,7 @@ export async function billingEnforcementWorkflow(input: EnforcementInput): Promi
     },
     {
       validator: (mark) => {
-        validated(adminInputSchema, mark);
+        validated(mark);
         assertOpen();
         if (s.paused) throw new Error(`already paused by ${s.paused.actor}`);
       },
@@ -600,7 +585,7 @@ export async function billingEnforcementWorkflow(input: EnforcementInput): Promi
     },
     {
       validator: (mark) => {
-        validated(adminInputSchema, mark);
+        validated(mark);
         assertOpen();
         if (!s.paused && !s.disputeFrozen) throw new Error('the ladder is neither paused nor frozen');
       },
@@ -623,7 +608,7 @@ export async function billingEnforcementWorkflow(input: EnforcementInput): Promi
     },
     {
       validator: (req) => {
-        validated(extendGraceInputSchema, req);
+        validated(req, { hours: true });
         assertOpen();
         if (s.state === 'active') throw new Error('the account is not overdue yet');
         if (s.deletionReviewDueAt) throw new Error('retention has already ended; the deletion review is due');
@@ -641,7 +626,7 @@ export async function billingEnforcementWorkflow(input: EnforcementInput): Promi
     },
     {
       validator: (mark) => {
-        validated(adminInputSchema, mark);
+        validated(mark);
         assertOpen();
         if (restoreRequest) throw new Error('a restore was already requested');
       },
@@ -659,7 +644,7 @@ export async function billingEnforcementWorkflow(input: EnforcementInput): Promi
     },
     {
       validator: (mark) => {
-        validated(adminInputSchema, mark);
+        validated(mark);
         assertOpen();
         if (!s.suspensionHold) throw new Error('no suspension is held by the circuit breaker');
       },
@@ -678,7 +663,7 @@ export async function billingEnforcementWorkflow(input: EnforcementInput): Promi
     },
     {
       validator: (mark) => {
-        validated(adminInputSchema, mark);
+        validated(mark);
         assertOpen();
         if (!s.deletionReviewDueAt) throw new Error('the account is not due for deletion review');
         if (s.deletionReviewApproval)

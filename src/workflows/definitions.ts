@@ -2,7 +2,7 @@
 // message definitions, input/output types. Deterministic code only: importable by the workflow.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
-import { z } from 'zod';
+import { type AdminInput, type ExtendGraceInput } from './admin-input.js';
 
 export const TASK_QUEUE = 'billing-enforcement';
 export const WORKFLOW_ID_PREFIX = 'billing-enforcement:';
@@ -85,24 +85,7 @@ export const disputeOpenedSignal = defineSignal<[DisputeOpened]>('disputeOpened'
 // ---------------------------------------------------------------------------------------------
 // Updates: every admin operation names who did it and why, and is audited by the workflow.
 
-const actorAndReason = {
-  actor: z.string().trim().min(1, 'actor is required').max(200),
-  reason: z.string().trim().min(3, 'reason is required (at least 3 characters)').max(1000),
-};
-
-export const adminInputSchema = z.object(actorAndReason).strict();
-export const extendGraceInputSchema = z
-  .object({
-    ...actorAndReason,
-    hours: z
-      .number()
-      .positive('hours must be > 0')
-      .max(24 * 90, 'at most 90 days'),
-  })
-  .strict();
-
-export type AdminInput = z.infer<typeof adminInputSchema>;
-export type ExtendGraceInput = z.infer<typeof extendGraceInputSchema>;
+export type { AdminInput, ExtendGraceInput };
 
 export const pauseUpdate = defineUpdate<EnforcementStatus, [AdminInput]>('pause');
 export const resumeUpdate = defineUpdate<EnforcementStatus, [AdminInput]>('resume');

@@ -9,12 +9,8 @@ import { z } from 'zod';
 import { type PrismaClient } from '../../db/client.js';
 import { GATE_STATES } from '../../gates/index.js';
 import { type LadderClient } from '../../temporal/ladder-client.js';
-import {
-  adminInputSchema,
-  extendGraceInputSchema,
-  type AdminUpdateName,
-  type EnforcementStatus,
-} from '../../workflows/definitions.js';
+import { adminInputSchema, extendGraceInputSchema } from '../../accounts/admin-input.js';
+import { type AdminUpdateName, type EnforcementStatus } from '../../workflows/definitions.js';
 import { requireToken, type Tokens } from '../auth.js';
 import { accountIdSchema, notFound, parse, vmidSchema, type ErrorResponse } from '../validation.js';
 
