@@ -23,4 +23,5 @@ USER node
 STOPSIGNAL SIGTERM
 
 # Default: the worker. The HTTP service: node --import tsx src/http/main.ts
-CMD ["node", "--import", "tsx", "src/worker.ts"]
+# (--max-old-space-size: see WORKER_NODE_FLAGS in src/temporal/worker.ts)
+CMD ["node", "--max-old-space-size=256", "--import", "tsx", "src/worker.ts"]

@@ -129,16 +129,20 @@ export interface ChildService {
  * `node --import tsx <entry>` with `env`; resolves once a stdout/stderr line matches `ready`
  * (the worker logs "worker polling", the HTTP service "Server listening").
  */
-/** `node --import tsx <entry> ...args`, resolved once `ready` (output pattern or probe) holds. */
+/**
+ * `node ...nodeFlags --import tsx <entry> ...args`, resolved once `ready` (output pattern or
+ * probe) holds.
+ */
 export function spawnService(
   entry: string,
   env: NodeJS.ProcessEnv,
   ready: RegExp | (() => Promise<boolean>),
   timeoutMs = 120_000,
   args: string[] = [],
+  nodeFlags: readonly string[] = [],
 ) {
   return new Promise<ChildService>((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], {
+    const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', entry, ...args], {
       cwd: projectRoot,
       env,
       stdio: ['ignore', 'pipe', 'pipe'],

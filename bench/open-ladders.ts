@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from '../src/config/env.js';
 import { createPrisma } from '../src/db/client.js';
+import { WORKER_NODE_FLAGS } from '../src/temporal/worker.js';
 import { projectRoot } from '../src/toolchain/toolchain.js';
 import { type billingEnforcementWorkflow } from '../src/workflows/billing-enforcement.js';
 import { paymentFailedSignal, workflowIdFor, type PaymentFailed } from '../src/workflows/definitions.js';
@@ -37,7 +38,7 @@ export interface OpenLaddersOptions {
 
 export const openLaddersDefaults = (quick: boolean): OpenLaddersOptions =>
   quick
-    ? { ladders: 1000, concurrency: 32, timeoutMs: 5 * 60_000 }
+    ? { ladders: 300, concurrency: 32, timeoutMs: 5 * 60_000 }
     : { ladders: 10_000, concurrency: 32, timeoutMs: 40 * 60_000 };
 
 export async function runOpenLadders(options: OpenLaddersOptions) {
@@ -90,8 +91,15 @@ export async function runOpenLadders(options: OpenLaddersOptions) {
       },
     });
     const policy = loadConfig(env).policy;
-    progress('ladders: starting the worker (node --import tsx src/worker.ts, child process)');
-    worker = await spawnService(path.join(projectRoot, 'src/worker.ts'), env, WORKER_READY);
+    progress(`ladders: starting the worker (node ${WORKER_NODE_FLAGS.join(' ')} --import tsx src/worker.ts)`);
+    worker = await spawnService(
+      path.join(projectRoot, 'src/worker.ts'),
+      env,
+      WORKER_READY,
+      120_000,
+      [],
+      WORKER_NODE_FLAGS,
+    );
     const idleRss = rssMb(worker.pid);
     const rss = sampleRss(worker.pid);
 
@@ -164,8 +172,7 @@ export async function runOpenLadders(options: OpenLaddersOptions) {
     return {
       ladders,
       policy: 'default (72 h to the final warning): every ladder waits on a timer after `overdue`',
-      worker:
-        'child process: node --import tsx src/worker.ts, LOG_LEVEL=info, recording adapters, RSS from /proc/<pid>/status',
+      worker: `child process: node ${WORKER_NODE_FLAGS.join(' ')} --import tsx src/worker.ts (as deployed), LOG_LEVEL=info, recording adapters, RSS from /proc/<pid>/status`,
       start: {
         seconds: startSeconds,
         perSecond: round(started.ok / startSeconds, 1),

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { ConfigError, loadConfig } from '../config/env.js';
 import { connectClient } from '../temporal/connection.js';
+import { WORKER_NODE_FLAGS } from '../temporal/worker.js';
 import { registerSearchAttributes } from '../temporal/search-attributes.js';
 import { projectRoot, temporalCliExecutable, toolchainHint } from '../toolchain/toolchain.js';
 import { startEmbeddedPostgres } from './embedded-postgres.js';
@@ -267,7 +268,7 @@ async function main() {
   fs.writeFileSync(path.join(dataDir, 'dev.env'), `${devEnv}\n`, { mode: 0o600 });
 
   const tsx = ['--import', 'tsx'];
-  startChild('the worker', process.execPath, [...tsx, 'src/worker.ts'], env);
+  startChild('the worker', process.execPath, [...WORKER_NODE_FLAGS, ...tsx, 'src/worker.ts'], env);
   startChild('the HTTP service', process.execPath, [...tsx, 'src/http/main.ts'], env);
 
   const base = `http://${config.env.HOST === '0.0.0.0' ? '127.0.0.1' : config.env.HOST}:${config.env.PORT}`;

@@ -1,16 +1,14 @@
-import { createRequire } from 'node:module';
 import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { type Activities } from '../activities/index.js';
 import { type ReconciliationActivities } from '../reconciliation/activities.js';
-
-const require = createRequire(import.meta.url);
+import { bundleWorkflowsOutOfProcess } from './workflow-bundle.js';
 
 export interface BillingWorkerOptions {
   connection: NativeConnection;
   namespace: string;
   taskQueue: string;
   activities: Activities & Partial<ReconciliationActivities>;
-  /** A prebuilt bundle (tests build it once); otherwise the workflows are bundled at start. */
+  /** A prebuilt bundle (tests build it once); otherwise bundled at start, in a child process. */
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** Milliseconds. */
   shutdownGraceTime?: number;
@@ -23,15 +21,24 @@ export interface BillingWorkerOptions {
   maxCachedWorkflows?: number;
 }
 
-export const workflowsPath = require.resolve('../workflows/index.ts');
+export { workflowsPath } from './workflow-bundle.js';
 
-export function createBillingWorker(options: BillingWorkerOptions): Promise<Worker> {
+/**
+ * Node flags the worker is started with everywhere (Dockerfile, docker-compose, systemd, npm run
+ * dev, the benchmark). Without a cap V8 lets the heap grow to a large share of the machine before
+ * it collects; the worker's live heap stays near 100 MB (a bounded workflow cache, bounded
+ * activity slots), so 256 MB only makes the collector work sooner (bench/README.md, open ladders).
+ */
+export const WORKER_NODE_FLAGS = ['--max-old-space-size=256'] as const;
+
+export async function createBillingWorker(options: BillingWorkerOptions): Promise<Worker> {
+  const workflowBundle = options.workflowBundle ?? (await bundleWorkflowsOutOfProcess());
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: options.taskQueue,
     activities: options.activities,
-    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
+    workflowBundle,
     // SIGTERM: stop polling, let running activities finish within the grace time.
     shutdownGraceTime: options.shutdownGraceTime ?? 30_000,
     ...(options.shutdownForceTime ? { shutdownForceTime: options.shutdownForceTime } : {}),

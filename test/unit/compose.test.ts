@@ -6,6 +6,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { envSchema } from '../../src/config/env.js';
+import { WORKER_NODE_FLAGS } from '../../src/temporal/worker.js';
 import { projectRoot } from '../../src/toolchain/toolchain.js';
 import { SEARCH_ATTRIBUTES } from '../../src/workflows/definitions.js';
 
@@ -93,8 +94,18 @@ describe('docker-compose.yml', () => {
       expect(service.environment!.TEMPORAL_ADDRESS).toBe('temporal:7233');
     }
     expect(services.http!.environment!.HOST).toBe('0.0.0.0');
-    expect(services.worker!.command).toEqual(['node', '--import', 'tsx', 'src/worker.ts']);
+    expect(services.worker!.command).toEqual([
+      'node',
+      ...WORKER_NODE_FLAGS,
+      '--import',
+      'tsx',
+      'src/worker.ts',
+    ]);
     expect(services.http!.command).toEqual(['node', '--import', 'tsx', 'src/http/main.ts']);
+    // The image's default command is the worker, with the same flags.
+    expect(read('Dockerfile')).toContain(
+      `CMD ${JSON.stringify(['node', ...WORKER_NODE_FLAGS, '--import', 'tsx', 'src/worker.ts']).replaceAll(',', ', ')}`,
+    );
   });
 
   it('starts the app only after migrations and Temporal setup, each after what it needs', () => {
@@ -153,7 +164,9 @@ describe('systemd units', () => {
       expect(get('PrivateTmp'), name).toBe('true');
       expect(get('EnvironmentFile'), name).toBe('/etc/billing/billing.env');
     }
-    expect(unit('billing-worker.service')('ExecStart')).toBe('/usr/bin/node --import tsx src/worker.ts');
+    expect(unit('billing-worker.service')('ExecStart')).toBe(
+      `/usr/bin/node ${WORKER_NODE_FLAGS.join(' ')} --import tsx src/worker.ts`,
+    );
     expect(unit('billing-http.service')('ExecStart')).toBe('/usr/bin/node --import tsx src/http/main.ts');
   });
 
