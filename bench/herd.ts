@@ -1,10 +1,11 @@
 // Herd: N accounts whose payments failed at the same moment reach every rung at the same moment.
-// Time-skipping server (72 h pass in an instant), a worker in this process with the real
-// activities and the real Resend and Discord adapters, wired as activityDepsFromConfig wires
-// them (the same token-bucket limiters at EMAIL_RATE_PER_SECOND / DISCORD_RATE_PER_SECOND),
-// talking to local stand-ins that record when each request arrived. Servers: recording adapter.
-// Per rung: wall time until every account's rung actions are settled, the request rates the
-// stand-ins saw, and what became of the notifications (sent, failed and alerted).
+// Time-skipping server (72 h pass in an instant); in this process, the workers src/worker.ts
+// runs: the ladder worker with the real activities, and the notification queues' workers that
+// take tasks no faster than EMAIL_RATE_PER_SECOND / DISCORD_RATE_PER_SECOND; the real Resend and
+// Discord adapters (with their own limiters) talk to local stand-ins that record when each
+// request arrived. Servers: recording adapter. Per rung: wall time until every transition is
+// recorded and every notification the rung sends has settled, the request rates the stand-ins
+// saw, and what became of the notifications (sent, or failed and alerted).
 import fs from 'node:fs';
 import { Worker } from '@temporalio/worker';
 import { recordingActivityDeps } from '../src/activities/deps.js';
@@ -15,9 +16,10 @@ import { createResendEmailSender } from '../src/adapters/resend/email.js';
 import { loadConfig } from '../src/config/env.js';
 import { createPrisma } from '../src/db/client.js';
 import { createLogger } from '../src/logger.js';
-import { workflowsPath } from '../src/temporal/worker.js';
+import { createNotificationWorkers, runWorkers, workflowsPath } from '../src/temporal/worker.js';
 import { type billingEnforcementWorkflow } from '../src/workflows/billing-enforcement.js';
 import {
+  notificationTaskQueuesFor,
   paymentFailedSignal,
   statusQuery,
   workflowIdFor,
@@ -51,7 +53,9 @@ export interface HerdOptions {
 
 export const herdDefaults = (quick: boolean): HerdOptions =>
   quick
-    ? { accounts: 200, rateScale: 1, phaseTimeoutMs: 5 * 60_000 }
+    ? // Small, and the rates ×5 so each rung's notifications fit in seconds; the figures still
+      // show whether the stand-ins saw more than the (scaled) rates.
+      { accounts: 40, rateScale: 5, phaseTimeoutMs: 5 * 60_000 }
     : { accounts: 2000, rateScale: 1, phaseTimeoutMs: 30 * 60_000 };
 
 /** Requests per second the stand-in saw: overall, and the busiest 10 s window. */
@@ -124,34 +128,43 @@ export async function runHerd(options: HerdOptions) {
         })),
       });
     }
-    const worker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue,
-      workflowsPath,
-      activities: createActivities({
-        ...recordingActivityDeps(db, logger, {
-          temporalUiUrl: config.env.TEMPORAL_UI_URL,
-          temporalNamespace: 'default',
-          portalUrl: config.env.PORTAL_URL,
-        }),
-        email: createResendEmailSender({
-          apiKey: resend.apiKey,
-          from: config.env.EMAIL_FROM,
-          baseUrl: resend.url,
-          limiter: createRateLimiter({ perSecond: emailRate }),
-          logger,
-        }),
-        chat: createDiscordChatNotifier({
-          billing: discord.webhookUrl(BILLING_WEBHOOK),
-          ops: discord.webhookUrl(OPS_WEBHOOK),
-          apiBaseUrl: discord.api,
-          perSecond: discordRate,
-        }),
+    const activities = createActivities({
+      ...recordingActivityDeps(db, logger, {
+        temporalUiUrl: config.env.TEMPORAL_UI_URL,
+        temporalNamespace: 'default',
+        portalUrl: config.env.PORTAL_URL,
+      }),
+      email: createResendEmailSender({
+        apiKey: resend.apiKey,
+        from: config.env.EMAIL_FROM,
+        baseUrl: resend.url,
+        limiter: createRateLimiter({ perSecond: emailRate }),
+        logger,
+      }),
+      chat: createDiscordChatNotifier({
+        billing: discord.webhookUrl(BILLING_WEBHOOK),
+        ops: discord.webhookUrl(OPS_WEBHOOK),
+        apiBaseUrl: discord.api,
+        perSecond: discordRate,
       }),
     });
+    // As src/worker.ts runs them: the ladder worker, and the notification queues' workers
+    // that take tasks no faster than the providers' rates.
+    const workers = [
+      await Worker.create({ connection: env.nativeConnection, taskQueue, workflowsPath, activities }),
+      ...(await createNotificationWorkers({
+        connection: env.nativeConnection,
+        namespace: 'default',
+        taskQueue,
+        activities,
+        emailPerSecond: emailRate,
+        discordPerSecond: discordRate,
+      })),
+    ];
+    const running = runWorkers(workers);
 
     const phases: Record<string, unknown> = {};
-    await worker.runUntil(async () => {
+    try {
       const ladderStart = await env.currentTimeMs();
       progress(`herd: starting ${accounts} ladders at once`);
       const started = await closedLoop(accounts, 32, (i) =>
@@ -159,7 +172,14 @@ export async function runHerd(options: HerdOptions) {
           .signalWithStart<typeof billingEnforcementWorkflow, [PaymentFailed]>('billingEnforcementWorkflow', {
             workflowId: workflowIdFor(`herd_${i}`),
             taskQueue,
-            args: [{ accountId: `herd_${i}`, policy: config.policy, publishSearchAttributes: false }],
+            args: [
+              {
+                accountId: `herd_${i}`,
+                policy: config.policy,
+                publishSearchAttributes: false,
+                notificationTaskQueues: notificationTaskQueuesFor(taskQueue),
+              },
+            ],
             signal: paymentFailedSignal,
             signalArgs: [
               {
@@ -175,23 +195,34 @@ export async function runHerd(options: HerdOptions) {
       );
       progress(`herd: ${started.ok} started in ${started.seconds} s`);
 
-      /** A rung is done when every account has its transition and no notification is pending. */
-      const phase = async (name: string, state: string, template: string, since: number) => {
+      /** Notifications a rung must settle: so many rows of this channel and template. */
+      interface Expected {
+        channel: 'email' | 'discord_billing' | 'discord_ops';
+        template: string;
+        count: number;
+      }
+      const SETTLED = ['sent', 'logged', 'failed'] as const;
+      /**
+       * A rung is done when its transitions are recorded and every notification it sends has
+       * settled (sent, or failed and alerted). Queued notifications have no row until a
+       * notification worker takes them, so the rows are counted against what the rung sends.
+       */
+      const phase = async (name: string, state: string, transitions: number, expected: Expected[]) => {
         const phaseStart = Date.now();
         const from = Date.now() - standinsStarted;
         let last = 0;
+        const settledOf = (e: Expected) =>
+          db.notification.count({
+            where: { channel: e.channel, template: e.template, status: { in: [...SETTLED] } },
+          });
         const done = await waitFor(
-          async () => {
-            const [reached, pending] = await Promise.all([
-              db.billingEnforcementEvent.count({ where: { kind: `transition:${state}` } }),
-              db.notification.count({ where: { status: 'pending' } }),
-            ]);
-            const held = await db.notification.count({
-              where: { template: 'Circuit breaker: suspension held' },
-            });
-            return { reached: reached + (state === 'suspended' ? held : 0), pending };
-          },
-          (v) => v.reached >= accounts && v.pending === 0,
+          async () => ({
+            reached: await db.billingEnforcementEvent.count({ where: { kind: `transition:${state}` } }),
+            settled: await Promise.all(expected.map(settledOf)),
+            pending: await db.notification.count({ where: { status: 'pending' } }),
+          }),
+          (v) =>
+            v.reached >= transitions && v.pending === 0 && v.settled.every((n, i) => n >= expected[i]!.count),
           {
             timeoutMs: options.phaseTimeoutMs,
             everyMs: 1000,
@@ -199,28 +230,31 @@ export async function runHerd(options: HerdOptions) {
               if (Date.now() - last > 15_000) {
                 last = Date.now();
                 progress(
-                  `herd: ${name}: ${v.reached} of ${accounts} reached, ${v.pending} notifications pending`,
+                  `herd: ${name}: ${v.reached} of ${transitions} transitions; settled ${expected
+                    .map((e, i) => `${e.channel} ${v.settled[i]}/${e.count}`)
+                    .join(', ')}`,
                 );
               }
             },
           },
         );
         const seconds = round((Date.now() - phaseStart) / 1000, 1);
-        const emails = await db.notification.groupBy({
-          by: ['status'],
-          where: { channel: 'email', template },
-          _count: true,
-        });
-        const posts = await db.notification.groupBy({
-          by: ['channel', 'status'],
-          where: { channel: { in: ['discord_billing', 'discord_ops'] }, createdAt: { gte: new Date(since) } },
-          _count: true,
-        });
+        const outcomes: Record<string, Record<string, number>> = {};
+        for (const e of expected) {
+          const groups = await db.notification.groupBy({
+            by: ['status'],
+            where: { channel: e.channel, template: e.template },
+            _count: true,
+          });
+          outcomes[`${e.channel}: ${e.template}`] = Object.fromEntries(
+            groups.map((g) => [g.status, g._count]),
+          );
+        }
         const result = {
           wallSeconds: seconds,
           complete: done.met,
-          emails: Object.fromEntries(emails.map((g) => [g.status, g._count])),
-          discordSinceRungStart: Object.fromEntries(posts.map((g) => [`${g.channel}/${g.status}`, g._count])),
+          transitions: done.value.reached,
+          notifications: outcomes,
           resendRequests: rates(resend.requests, from),
           discordBillingRequests: rates(
             discord.requests.filter((r) => r.path.includes(BILLING_WEBHOOK)),
@@ -231,23 +265,44 @@ export async function runHerd(options: HerdOptions) {
             from,
           ),
         };
-        progress(`herd: ${name} settled in ${seconds} s: ${JSON.stringify(result.emails)} emails`);
+        progress(`herd: ${name} settled in ${seconds} s: ${JSON.stringify(outcomes)}`);
         return result;
       };
+      const customer = (template: string, title: string, count: number): Expected[] => [
+        { channel: 'email', template, count },
+        { channel: 'discord_billing', template: title, count },
+      ];
 
-      phases.overdue = await phase('overdue', 'overdue', 'payment_failed', Date.now() - 60_000);
+      phases.overdue = await phase(
+        'overdue',
+        'overdue',
+        accounts,
+        customer('payment_failed', 'Payment failed: account overdue', accounts),
+      );
       // To just past the rung, not beyond: once the rung's activities run, the test server's
       // clock only moves in real time, so a sleep further out would not return before they end.
       const skipTo = async (rung: string, atMs: number) => {
         progress(`herd: skipping to the ${rung}`);
         void env.sleep(Math.max(0, atMs - (await env.currentTimeMs()) + 1000)).catch(() => undefined);
       };
-      let since = Date.now();
       await skipTo('final warning', ladderStart + config.policy.finalWarningAfterMs);
-      phases.finalWarning = await phase('final warning', 'final_warning', 'final_warning', since);
-      since = Date.now();
+      phases.finalWarning = await phase(
+        'final warning',
+        'final_warning',
+        accounts,
+        customer('final_warning', 'Final warning: backups blocked', accounts),
+      );
       await skipTo('suspension', ladderStart + config.policy.suspendAfterMs);
-      phases.suspension = await phase('suspension', 'suspended', 'suspended', since);
+      // The circuit breaker lets its threshold through; the rest are held, each alerting ops.
+      const suspending = Math.min(accounts, config.policy.suspensionBreaker.threshold);
+      phases.suspension = await phase('suspension', 'suspended', suspending, [
+        ...customer('suspended', 'Suspended: servers stopped (no data deleted)', suspending),
+        {
+          channel: 'discord_ops',
+          template: 'Circuit breaker: suspension held',
+          count: accounts - suspending,
+        },
+      ]);
 
       const statuses = await closedLoop(accounts, 32, async (i) => {
         const s = await env.client.workflow.getHandle(workflowIdFor(`herd_${i}`)).query(statusQuery);
@@ -257,7 +312,10 @@ export async function runHerd(options: HerdOptions) {
       phases.suspensionHeld = held;
       phases.suspended = statuses.ok;
       phases.breakerThreshold = config.policy.suspensionBreaker.threshold;
-    });
+    } finally {
+      for (const worker of workers) worker.shutdown();
+      await running;
+    }
 
     const failedNotifications = await db.notification.count({ where: { status: 'failed' } });
     const byTemplate = await db.notification.groupBy({ by: ['channel', 'status'], _count: true });

@@ -12,7 +12,8 @@ import { createStripeClient } from './stripe/client.js';
 import { connectClient, connectWorker } from './temporal/connection.js';
 import { createLadderClient } from './temporal/ladder-client.js';
 import { ensureReconciliationSchedule } from './temporal/schedules.js';
-import { createBillingWorker } from './temporal/worker.js';
+import { createBillingWorker, createNotificationWorkers, runWorkers } from './temporal/worker.js';
+import { notificationTaskQueuesFor } from './workflows/definitions.js';
 
 const config = loadConfigOrExit();
 const logger = createLogger(config.env.LOG_LEVEL, 'worker');
@@ -37,7 +38,12 @@ const activities = createActivities(deps);
 const { env } = config;
 const reconciliation = createReconciliationActivities({
   db,
-  ladder: createLadderClient({ client, taskQueue: env.TEMPORAL_TASK_QUEUE, policy: config.policy }),
+  ladder: createLadderClient({
+    client,
+    taskQueue: env.TEMPORAL_TASK_QUEUE,
+    policy: config.policy,
+    notificationTaskQueues: notificationTaskQueuesFor(env.TEMPORAL_TASK_QUEUE),
+  }),
   stripe: env.STRIPE_SECRET_KEY
     ? createStripeClient({ secretKey: env.STRIPE_SECRET_KEY, apiBaseUrl: env.STRIPE_API_BASE_URL })
     : undefined,
@@ -56,6 +62,16 @@ const worker = await createBillingWorker({
   // TimeoutStopSec (deploy/systemd): give up 15 s after the grace time.
   shutdownForceTime: (env.WORKER_SHUTDOWN_GRACE_SECONDS + 15) * 1000,
 });
+const notificationWorkers = await createNotificationWorkers({
+  connection,
+  namespace: env.TEMPORAL_NAMESPACE,
+  taskQueue: env.TEMPORAL_TASK_QUEUE,
+  activities,
+  emailPerSecond: env.EMAIL_RATE_PER_SECOND,
+  discordPerSecond: env.DISCORD_RATE_PER_SECOND,
+  shutdownGraceTime: env.WORKER_SHUTDOWN_GRACE_SECONDS * 1000,
+  shutdownForceTime: (env.WORKER_SHUTDOWN_GRACE_SECONDS + 15) * 1000,
+});
 await ensureReconciliationSchedule(client, {
   taskQueue: env.TEMPORAL_TASK_QUEUE,
   intervalMinutes: env.RECONCILIATION_INTERVAL_MINUTES,
@@ -64,6 +80,7 @@ await ensureReconciliationSchedule(client, {
 logger.info(
   {
     taskQueue: config.env.TEMPORAL_TASK_QUEUE,
+    notificationTaskQueues: notificationTaskQueuesFor(config.env.TEMPORAL_TASK_QUEUE),
     mode: config.env.ENFORCEMENT_MODE,
     adapters: describeAdapters(deps),
     metrics: {
@@ -75,7 +92,8 @@ logger.info(
   'worker polling',
 );
 try {
-  await worker.run();
+  // One SIGTERM stops them all (the SDK shuts every worker of the process down).
+  await runWorkers([worker, ...notificationWorkers]);
 } finally {
   await connection.close();
   await client.connection.close();

@@ -5,6 +5,7 @@ import { ConfigError, loadConfig, type Config } from '../config/env.js';
 import { createPrisma, type PrismaClient } from '../db/client.js';
 import { connectClient } from '../temporal/connection.js';
 import { createLadderClient, type LadderClient } from '../temporal/ladder-client.js';
+import { notificationTaskQueuesFor } from '../workflows/definitions.js';
 
 /** Exit codes (documented in `billing --help`). */
 export const EXIT = {
@@ -111,6 +112,7 @@ export async function withRealDeps(run: (deps: CliDeps) => Promise<void>): Promi
         client,
         taskQueue: config.env.TEMPORAL_TASK_QUEUE,
         policy: config.policy,
+        notificationTaskQueues: notificationTaskQueuesFor(config.env.TEMPORAL_TASK_QUEUE),
       });
     }
     return ladder;

@@ -18,6 +18,7 @@ import { adminRoutes } from './routes/admin.js';
 import { announcementRoutes } from './routes/announcements.js';
 import { gateRoutes } from './routes/gates.js';
 import { openApiRoutes } from './openapi.js';
+import { notificationTaskQueuesFor } from '../workflows/definitions.js';
 
 export interface HttpDeps {
   config: Config;
@@ -43,6 +44,7 @@ export function buildServer(deps: HttpDeps): FastifyInstance {
       client: deps.temporal,
       taskQueue: deps.config.env.TEMPORAL_TASK_QUEUE,
       policy: deps.config.policy,
+      notificationTaskQueues: notificationTaskQueuesFor(deps.config.env.TEMPORAL_TASK_QUEUE),
     });
   const tokens = { internal: deps.config.env.INTERNAL_API_TOKEN, admin: deps.config.env.ADMIN_TOKEN };
   healthRoutes(app, {

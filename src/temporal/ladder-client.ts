@@ -16,6 +16,7 @@ import {
   type EnforcementStatus,
   type ExtendGraceInput,
   type InvoiceSettled,
+  type NotificationTaskQueues,
   type PaymentFailed,
 } from '../workflows/definitions.js';
 
@@ -26,6 +27,11 @@ export interface LadderClientOptions {
   policy: EnforcementPolicy;
   /** Off only against the time-skipping test server (it cannot register custom attributes). */
   publishSearchAttributes?: boolean;
+  /**
+   * Where new ladders send their notifications (notificationTaskQueuesFor(taskQueue) in
+   * production, where src/worker.ts serves those queues); absent: on the ladder's own queue.
+   */
+  notificationTaskQueues?: NotificationTaskQueues;
   /**
    * Deadline for each start/signal call: with Temporal down, the caller (a webhook Stripe will
    * retry) gets an error in seconds rather than hanging in the client's own retries.
@@ -73,6 +79,9 @@ export function createLadderClient(options: LadderClientOptions) {
                 accountId,
                 policy: options.policy,
                 publishSearchAttributes: options.publishSearchAttributes ?? true,
+                ...(options.notificationTaskQueues
+                  ? { notificationTaskQueues: options.notificationTaskQueues }
+                  : {}),
               },
             ],
             signal: paymentFailedSignal,

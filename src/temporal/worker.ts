@@ -1,6 +1,7 @@
 import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { type Activities } from '../activities/index.js';
 import { type ReconciliationActivities } from '../reconciliation/activities.js';
+import { notificationTaskQueuesFor } from '../workflows/definitions.js';
 import { bundleWorkflowsOutOfProcess } from './workflow-bundle.js';
 
 export interface BillingWorkerOptions {
@@ -44,4 +45,68 @@ export async function createBillingWorker(options: BillingWorkerOptions): Promis
     ...(options.shutdownForceTime ? { shutdownForceTime: options.shutdownForceTime } : {}),
     maxCachedWorkflows: options.maxCachedWorkflows ?? 250,
   });
+}
+
+export interface NotificationWorkersOptions {
+  connection: NativeConnection;
+  namespace: string;
+  /** The ladder task queue; the notification queues are derived from it. */
+  taskQueue: string;
+  activities: Pick<Activities, 'sendCustomerEmail' | 'notifyDiscord'>;
+  /** The providers' rates: Resend per account, Discord per webhook. */
+  emailPerSecond: number;
+  discordPerSecond: number;
+  shutdownGraceTime?: number;
+  shutdownForceTime?: number;
+}
+
+/**
+ * Activity-only workers for the notification queues, one per provider limit (Resend; each
+ * Discord webhook). Temporal hands out their tasks no faster than the provider allows: the
+ * server-side limit holds across all workers on the queue, the worker-side one on servers that
+ * lack it (the time-skipping test server). A herd's notifications wait in the queue without
+ * spending attempts, so none fails for being one of many.
+ */
+export function createNotificationWorkers(options: NotificationWorkersOptions): Promise<Worker[]> {
+  const queues = notificationTaskQueuesFor(options.taskQueue);
+  const common = {
+    connection: options.connection,
+    namespace: options.namespace,
+    shutdownGraceTime: options.shutdownGraceTime ?? 30_000,
+    ...(options.shutdownForceTime ? { shutdownForceTime: options.shutdownForceTime } : {}),
+    // Tasks come at the provider's rate; a few slots cover the provider's latency.
+    maxConcurrentActivityTaskExecutions: 10,
+  };
+  const limited = (perSecond: number) => ({
+    maxTaskQueueActivitiesPerSecond: perSecond,
+    maxActivitiesPerSecond: perSecond,
+  });
+  return Promise.all([
+    Worker.create({
+      ...common,
+      taskQueue: queues.email,
+      activities: { sendCustomerEmail: options.activities.sendCustomerEmail },
+      ...limited(options.emailPerSecond),
+    }),
+    ...[queues.discordBilling, queues.discordOps].map((taskQueue) =>
+      Worker.create({
+        ...common,
+        taskQueue,
+        activities: { notifyDiscord: options.activities.notifyDiscord },
+        ...limited(options.discordPerSecond),
+      }),
+    ),
+  ]);
+}
+
+/** Runs the workers until all have stopped; if one fails, the others are shut down too. */
+export async function runWorkers(workers: Worker[]): Promise<void> {
+  await Promise.all(
+    workers.map((worker) =>
+      worker.run().catch((error: unknown) => {
+        for (const other of workers) if (other.getState() === 'RUNNING') other.shutdown();
+        throw error;
+      }),
+    ),
+  );
 }

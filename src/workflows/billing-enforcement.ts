@@ -73,6 +73,10 @@ const NOTIFY: ActivityOptions = {
   },
 };
 
+/** NOTIFY on the given queue (the ladder's own when the input names none). */
+const notifyOn = (taskQueue: string | undefined): ActivityOptions =>
+  taskQueue ? { ...NOTIFY, taskQueue } : NOTIFY;
+
 /** Activities with a summary that the Temporal UI shows next to the call. */
 const act = (options: ActivityOptions, summary: string) =>
   proxyActivities<Activities>({ ...options, summary });
@@ -267,16 +271,18 @@ export async function billingEnforcementWorkflow(input: EnforcementInput): Promi
   ) {
     const next = nextAction();
     await notify(actions, `email:${template}`, () =>
-      act(NOTIFY, `Email the customer: ${template}`).sendCustomerEmail({
-        accountId,
-        template,
-        idempotencyKey: `${ladderKey}:${step}:email`,
-        dryRun,
-        nextActionAt: template === 'retained' ? s.retainUntil : (next?.at ?? null),
-        at: nowIso(),
-        workflowId: info.workflowId,
-        runId: info.firstExecutionRunId,
-      }),
+      act(notifyOn(input.notificationTaskQueues?.email), `Email the customer: ${template}`).sendCustomerEmail(
+        {
+          accountId,
+          template,
+          idempotencyKey: `${ladderKey}:${step}:email`,
+          dryRun,
+          nextActionAt: template === 'retained' ? s.retainUntil : (next?.at ?? null),
+          at: nowIso(),
+          workflowId: info.workflowId,
+          runId: info.firstExecutionRunId,
+        },
+      ),
     );
   }
 
@@ -290,7 +296,14 @@ export async function billingEnforcementWorkflow(input: EnforcementInput): Promi
   ) {
     const next = nextAction();
     await notify(actions, `discord:${channel}`, () =>
-      act(NOTIFY, `Discord (${channel}): ${title}`).notifyDiscord({
+      act(
+        notifyOn(
+          channel === 'billing'
+            ? input.notificationTaskQueues?.discordBilling
+            : input.notificationTaskQueues?.discordOps,
+        ),
+        `Discord (${channel}): ${title}`,
+      ).notifyDiscord({
         accountId,
         channel,
         idempotencyKey: `${ladderKey}:${step}:discord-${channel}`,

@@ -195,6 +195,28 @@ export interface EnforcementInput {
    * turns this off: it has no OperatorService, so custom attributes cannot be registered there.
    */
   publishSearchAttributes?: boolean;
+  /**
+   * Task queues for the notification activities, each served by workers that take no more tasks
+   * per second than the provider allows (src/temporal/worker.ts). A herd's notifications then
+   * wait in Temporal, costing no attempt, instead of failing against a full rate limiter.
+   * Absent (ladders started before these queues, and tests): everything on the ladder's queue.
+   */
+  notificationTaskQueues?: NotificationTaskQueues;
+}
+
+export interface NotificationTaskQueues {
+  email: string;
+  discordBilling: string;
+  discordOps: string;
+}
+
+/** The notification queues that belong to a ladder task queue. */
+export function notificationTaskQueuesFor(taskQueue: string): NotificationTaskQueues {
+  return {
+    email: `${taskQueue}-email`,
+    discordBilling: `${taskQueue}-discord-billing`,
+    discordOps: `${taskQueue}-discord-ops`,
+  };
 }
 
 export interface EnforcementResult {

@@ -7,7 +7,7 @@ import { loadConfigOrExit } from '../../../src/config/env.js';
 import { createPrisma } from '../../../src/db/client.js';
 import { createLogger } from '../../../src/logger.js';
 import { connectWorker } from '../../../src/temporal/connection.js';
-import { createBillingWorker } from '../../../src/temporal/worker.js';
+import { createBillingWorker, createNotificationWorkers, runWorkers } from '../../../src/temporal/worker.js';
 
 const config = loadConfigOrExit();
 const { env } = config;
@@ -23,15 +23,24 @@ const chat = process.env.FAULTS_DISCORD_API
       perSecond: env.DISCORD_RATE_PER_SECOND,
     })
   : deps.chat;
+const activities = createActivities({ ...deps, chat });
 const worker = await createBillingWorker({
   connection,
   namespace: env.TEMPORAL_NAMESPACE,
   taskQueue: env.TEMPORAL_TASK_QUEUE,
-  activities: createActivities({ ...deps, chat }),
+  activities,
+});
+const notificationWorkers = await createNotificationWorkers({
+  connection,
+  namespace: env.TEMPORAL_NAMESPACE,
+  taskQueue: env.TEMPORAL_TASK_QUEUE,
+  activities,
+  emailPerSecond: env.EMAIL_RATE_PER_SECOND,
+  discordPerSecond: env.DISCORD_RATE_PER_SECOND,
 });
 logger.info({ taskQueue: env.TEMPORAL_TASK_QUEUE }, 'worker polling');
 try {
-  await worker.run();
+  await runWorkers([worker, ...notificationWorkers]);
 } finally {
   await connection.close();
   await db.$disconnect();
