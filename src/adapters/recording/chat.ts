@@ -1,5 +1,6 @@
 import { type Logger } from '../../logger.js';
 import { type ChatChannel, type ChatMessage, type ChatNotifier } from '../../ports/notifications.js';
+import { keepRecent } from './recent.js';
 
 /** Local development without Discord webhooks: alerts are printed and kept in the ledger. */
 export function createRecordingChatNotifier(
@@ -10,7 +11,7 @@ export function createRecordingChatNotifier(
     kind: 'recording',
     posted,
     post(channel, message) {
-      posted.push({ channel, message });
+      keepRecent(posted, { channel, message });
       logger.info({ channel, title: message.title }, 'discord alert recorded (no webhook configured)');
       return Promise.resolve({ providerMessageId: null });
     },

@@ -1,5 +1,6 @@
 import { type Logger } from '../../logger.js';
 import { type EmailMessage, type EmailSender } from '../../ports/notifications.js';
+import { keepRecent } from './recent.js';
 
 /** Local development without Resend credentials: the message stays in the ledger (`logged`). */
 export function createRecordingEmailSender(logger: Logger): EmailSender & { sent: EmailMessage[] } {
@@ -8,7 +9,7 @@ export function createRecordingEmailSender(logger: Logger): EmailSender & { sent
     kind: 'recording',
     sent,
     send(message) {
-      sent.push(message);
+      keepRecent(sent, message);
       // The subject, never the address: no customer PII in logs.
       logger.info(
         { subject: message.subject, idempotencyKey: message.idempotencyKey },

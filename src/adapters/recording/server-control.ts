@@ -1,5 +1,6 @@
 import { type PrismaClient } from '../../db/client.js';
 import { type PowerState, type ServerControl, type ServerRef } from '../../ports/server-control.js';
+import { keepRecent } from './recent.js';
 
 /**
  * Keeps power states in the Server table: local development and tests see exactly which
@@ -19,12 +20,12 @@ export function createRecordingServerControl(db: PrismaClient): ServerControl & 
     status: read,
     async shutdown(server) {
       if ((await read(server)) === 'stopped') return 'already_stopped';
-      calls.push(`shutdown:${server.vmid}`);
+      keepRecent(calls, `shutdown:${server.vmid}`);
       await write(server, 'stopped');
       return 'graceful';
     },
     async start(server) {
-      calls.push(`start:${server.vmid}`);
+      keepRecent(calls, `start:${server.vmid}`);
       await write(server, 'running');
     },
   };
