@@ -42,10 +42,14 @@ export interface WebhookIngestOptions {
   events: number;
   concurrency: number;
   warmup: number;
+  /** Also measure with a pool of 10 (the full run; quick runs only the production pool). */
+  narrowPool: boolean;
 }
 
 export const webhookIngestDefaults = (quick: boolean): WebhookIngestOptions =>
-  quick ? { events: 600, concurrency: 16, warmup: 100 } : { events: 4000, concurrency: 16, warmup: 300 };
+  quick
+    ? { events: 400, concurrency: 16, warmup: 50, narrowPool: false }
+    : { events: 4000, concurrency: 16, warmup: 300, narrowPool: true };
 
 export async function runWebhookIngest(options: WebhookIngestOptions) {
   const { events, concurrency, warmup } = options;
@@ -100,7 +104,15 @@ export async function runWebhookIngest(options: WebhookIngestOptions) {
         databaseUrl: pg!.databaseUrl,
         temporalAddress: temporal.address,
         taskQueue: TASK_QUEUE,
-        extra: { HOST: '127.0.0.1', PORT: String(port), BENCH_DB_POOL: String(pool) },
+        extra: {
+          HOST: '127.0.0.1',
+          PORT: String(port),
+          BENCH_DB_POOL: String(pool),
+          // e.g. --cpu-prof to profile the service (bench/README.md)
+          ...(process.env.BENCH_SERVICE_NODE_OPTIONS
+            ? { NODE_OPTIONS: process.env.BENCH_SERVICE_NODE_OPTIONS }
+            : {}),
+        },
       });
       progress(`webhook: starting the HTTP service (buildServer, LOG_LEVEL=warn, PostgreSQL pool ${pool})`);
       service = await spawnService(path.join(projectRoot, 'bench/webhook-service.ts'), env, httpReady(port));
@@ -213,7 +225,7 @@ export async function runWebhookIngest(options: WebhookIngestOptions) {
     // holds its connection (the account lock's transaction) across signalWithStart, so the pool
     // caps how many starts are in flight.
     const production = await variant(DEFAULT_DATABASE_POOL_MAX, 0, true);
-    const narrowPool = await variant(10, warmup + events, false);
+    const narrowPool = options.narrowPool ? await variant(10, warmup + events, false) : 'not run (quick)';
 
     const logged = await db.stripeEventLog.groupBy({ by: ['status'], _count: true });
     const redelivered = await db.stripeEventLog.count({ where: { attempts: 2 } });
