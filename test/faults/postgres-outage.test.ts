@@ -1,34 +1,35 @@
-// PostgreSQL stopped for 30 s in the middle of a webhook storm. The sender behaves like Stripe:
-// every non-2xx (or refused connection) is redelivered after a backoff, and some events are
-// delivered twice anyway. Afterwards every event has had its effect exactly once: one
-// `processed` row per event, failures = 1 per invoice in the ladder's status query.
+// PostgreSQL stopped for 30 s in the middle of a webhook storm. The HTTP service and the worker
+// are the real processes (src/http/main.ts, src/worker.ts), as deployed. The sender behaves like
+// Stripe: every non-2xx (or refused connection) is redelivered after a backoff, and some events
+// are delivered twice anyway. Afterwards every event has had its effect exactly once: one
+// `processed` row per event, failures = 1 per invoice in the ladder's status query; and both
+// processes are still running (a dropped database connection must not take them down).
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
-import { type FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { recordingActivityDeps } from '../../src/activities/deps.js';
-import { createActivities } from '../../src/activities/index.js';
-import { loadConfig } from '../../src/config/env.js';
+import { type TestWorkflowEnvironment } from '@temporalio/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  httpReady,
+  postWebhook,
+  spawnService,
+  startDevServer,
+  stripeDeliveryHeaders,
+} from '../../bench/lib.js';
 import { createPrisma, type PrismaClient } from '../../src/db/client.js';
 import { freePort } from '../../src/dev/embedded-postgres.js';
-import { postWebhook, stripeDeliveryHeaders } from '../../bench/lib.js';
-import { buildServer } from '../../src/http/server.js';
-import { createLogger } from '../../src/logger.js';
 import { simulatedEvent } from '../../src/stripe/event-builders.js';
-import { createLadderClient } from '../../src/temporal/ladder-client.js';
-import { projectRoot, temporalCliExecutable } from '../../src/toolchain/toolchain.js';
-import { SEARCH_ATTRIBUTES, statusQuery, workflowIdFor } from '../../src/workflows/definitions.js';
+import { projectRoot } from '../../src/toolchain/toolchain.js';
+import { statusQuery, workflowIdFor } from '../../src/workflows/definitions.js';
 import {
-  ADMIN_TOKEN,
-  INTERNAL_TOKEN,
   sleep,
   startPostgresProcess,
+  startWorkerProcess,
   WEBHOOK_SECRET,
+  workerEnv,
+  type Child,
   type PostgresProcess,
 } from './support/processes.js';
 
@@ -40,20 +41,14 @@ describe('PostgreSQL stopped for 30 s during a webhook storm', () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'billing-faults-pg-'));
   fs.chmodSync(tmp, 0o755);
   let pgPort: number;
+  let httpPort: number;
   let pg: PostgresProcess | undefined;
   let env: TestWorkflowEnvironment;
-  let db: PrismaClient;
-  let app: FastifyInstance;
-  let worker: Worker;
-  let workerRun: Promise<void>;
+  let worker: Child | undefined;
+  let service: Child | undefined;
   const taskQueue = 'faults-pg-outage';
 
   beforeAll(async () => {
-    try {
-      Runtime.install({ logger: new DefaultLogger('ERROR') });
-    } catch {
-      // installed by an earlier file in this process
-    }
     pgPort = await freePort();
     pg = await startPostgresProcess(path.join(tmp, 'pg'), pgPort);
     execFileSync(path.join(projectRoot, 'node_modules', '.bin', 'prisma'), ['migrate', 'deploy'], {
@@ -61,53 +56,22 @@ describe('PostgreSQL stopped for 30 s during a webhook storm', () => {
       env: { ...process.env, DATABASE_URL: pg.databaseUrl },
       stdio: 'ignore',
     });
-    env = await TestWorkflowEnvironment.createLocal({
-      server: { executable: temporalCliExecutable(), searchAttributes: SEARCH_ATTRIBUTES },
-    });
-    db = createPrisma(pg.databaseUrl);
-    const logger = createLogger('silent');
-    const deps = recordingActivityDeps(db, logger, {
-      temporalUiUrl: 'http://localhost:8233',
-      temporalNamespace: 'default',
-      portalUrl: 'https://portal.example.test',
-    });
-    worker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue,
-      workflowBundle: { codePath: inject('workflowBundlePath') },
-      activities: createActivities(deps),
-    });
-    workerRun = worker.run();
-    const config = loadConfig({
-      DATABASE_URL: pg.databaseUrl,
-      INTERNAL_API_TOKEN: INTERNAL_TOKEN,
-      ADMIN_TOKEN,
-      STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
-      TEMPORAL_TASK_QUEUE: taskQueue,
-      LOG_LEVEL: 'silent',
-    });
-    app = buildServer({
-      config,
-      db,
-      temporal: env.client,
-      logger,
-      ladder: createLadderClient({
-        client: env.client,
-        taskQueue,
-        policy: config.policy,
-        publishSearchAttributes: true,
-      }),
-      activityDeps: deps,
-    });
-    await app.listen({ host: '127.0.0.1', port: 0 });
+    env = await startDevServer();
+    const processEnv = (extra: Record<string, string> = {}) =>
+      workerEnv({ databaseUrl: pg!.databaseUrl, temporalAddress: env.address, taskQueue, extra });
+    // info: the readiness line "worker polling" is an info line.
+    worker = await startWorkerProcess(processEnv());
+    httpPort = await freePort();
+    service = await spawnService(
+      path.join(projectRoot, 'src', 'http', 'main.ts'),
+      processEnv({ HOST: '127.0.0.1', PORT: String(httpPort), LOG_LEVEL: 'warn' }),
+      httpReady(httpPort),
+    );
   });
   afterAll(async () => {
     try {
-      await app?.close();
-      worker?.shutdown();
-      // A worker still retrying activities must not keep this PostgreSQL alive past the test.
-      await Promise.race([workerRun, sleep(20_000)]);
-      await db?.$disconnect();
+      await service?.stop();
+      await worker?.stop();
       await env?.teardown();
     } finally {
       await pg?.stop();
@@ -115,12 +79,16 @@ describe('PostgreSQL stopped for 30 s during a webhook storm', () => {
     }
   });
 
-  it('no event lost, none applied twice', async () => {
-    const port = (app.server.address() as { port: number }).port;
+  it('no event lost, none applied twice; the service and the worker stay up', async () => {
+    const port = httpPort;
     const accounts = Array.from({ length: EVENTS }, (_, i) => `pgout_${i}`);
-    await db.billingAccount.createMany({
+    // This process holds no database connection while PostgreSQL is down: only the service's
+    // and the worker's connections meet the outage.
+    const seed: PrismaClient = createPrisma(pg!.databaseUrl);
+    await seed.billingAccount.createMany({
       data: accounts.map((id) => ({ id, stripeCustomerId: `cus_${id}` })),
     });
+    await seed.$disconnect();
     const events = accounts.map((id) => simulatedEvent('payment-failed', { customer: `cus_${id}` }));
 
     const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
@@ -170,6 +138,7 @@ describe('PostgreSQL stopped for 30 s during a webhook storm', () => {
     process.stderr.write(`[faults] PostgreSQL started again after ${Date.now() - stoppedAt} ms\n`);
     await storm;
     agent.destroy();
+    const db = createPrisma(pg.databaseUrl);
 
     const processed = await db.stripeEventLog.count({ where: { status: 'processed' } });
     const byStatus = await db.stripeEventLog.groupBy({ by: ['status'], _count: true });
@@ -202,6 +171,18 @@ describe('PostgreSQL stopped for 30 s during a webhook storm', () => {
         `ladders missing ${missingLadders}, wrong failure counts ${wrongFailureCounts})\n`,
     );
 
+    const survived = (child: Child | undefined) => child?.child.exitCode === null && !child.child.signalCode;
+    const reconnects = (child: Child | undefined) =>
+      (child?.output().match(/PostgreSQL closed a connection/g) ?? []).length;
+    process.stderr.write(
+      `[faults] PG outage: HTTP service ${survived(service) ? 'still running' : 'EXITED'} ` +
+        `(${reconnects(service)} dropped connections logged in its last output), worker ` +
+        `${survived(worker) ? 'still running' : 'EXITED'} (${reconnects(worker)})\n`,
+    );
+    await db.$disconnect();
+
+    expect(survived(service)).toBe(true);
+    expect(survived(worker)).toBe(true);
     expect(lost).toBe(0);
     expect(missingLadders).toBe(0);
     // A commit that fails after signalWithStart leaves the event unfinished: its redelivery

