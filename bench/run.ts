@@ -22,13 +22,29 @@ const program = new Command()
   .name('bench')
   .option('--quick', 'small sizes: the whole run in under 3 minutes')
   .option('--only <names>', `comma-separated subset of ${ALL.join(',')}`)
+  .option('--merge', "keep the other benchmarks' figures (with their own date) from the existing latest.json")
+  .option(
+    '--herd-rate-scale <factor>',
+    'multiply the notification rates in the herd (a full herd at the real rates takes hours)',
+  )
   .option(
     '--out <dir>',
     'where to write latest.json and latest.md',
     path.join(projectRoot, 'bench', 'results'),
   )
   .parse();
-const opts = program.opts<{ quick?: boolean; only?: string; out: string }>();
+const opts = program.opts<{
+  quick?: boolean;
+  only?: string;
+  out: string;
+  merge?: boolean;
+  herdRateScale?: string;
+}>();
+const herdRateScale = opts.herdRateScale === undefined ? undefined : Number(opts.herdRateScale);
+if (herdRateScale !== undefined && !(herdRateScale > 0)) {
+  process.stderr.write(`--herd-rate-scale must be a number > 0, got ${opts.herdRateScale}\n`);
+  process.exit(2);
+}
 const quick = opts.quick ?? false;
 const selected = (opts.only?.split(',').map((s) => s.trim()) ?? [...ALL]) as Name[];
 for (const name of selected) {
@@ -105,6 +121,36 @@ progress(`${quick ? 'quick' : 'full'} run of ${selected.join(', ')}; load averag
 const results: Record<string, unknown> = {};
 const durations: Record<string, number> = {};
 const errors: Record<string, string> = {};
+/** When and under what load each benchmark in the report ran (merged reports mix runs). */
+const runs: Record<
+  string,
+  { date: string; mode: string; loadAverageBefore: number[]; loadAverageAfter: number[] }
+> = {};
+if (opts.merge) {
+  const file = path.join(opts.out, 'latest.json');
+  if (fs.existsSync(file)) {
+    const previous = JSON.parse(fs.readFileSync(file, 'utf8')) as {
+      date: string;
+      mode: string;
+      load: { averageBefore: number[]; averageAfter: number[] };
+      results: Record<string, unknown>;
+      durationsSeconds: Record<string, number>;
+      runs?: typeof runs;
+    };
+    for (const [name, result] of Object.entries(previous.results)) {
+      if (selected.includes(name as Name)) continue;
+      results[name] = result;
+      if (previous.durationsSeconds[name] !== undefined) durations[name] = previous.durationsSeconds[name];
+      runs[name] = previous.runs?.[name] ?? {
+        date: previous.date,
+        mode: previous.mode,
+        loadAverageBefore: previous.load.averageBefore,
+        loadAverageAfter: previous.load.averageAfter,
+      };
+    }
+    progress(`merging with ${Object.keys(runs).join(', ') || 'nothing'} from ${file}`);
+  }
+}
 const machineInfo = machine();
 
 /** Written after every benchmark, so a long run that is stopped keeps what it measured. */
@@ -119,6 +165,7 @@ function write() {
       topAfter: otherLoad(),
     },
     durationsSeconds: durations,
+    runs,
     results,
     errors,
   };
@@ -130,6 +177,7 @@ function write() {
 
 for (const name of selected) {
   const t0 = Date.now();
+  const loadAtStart = os.loadavg().map((n) => round(n, 2));
   progress(`── ${name} ──`);
   try {
     switch (name) {
@@ -140,7 +188,10 @@ for (const name of selected) {
         results.ladders = await runOpenLadders(openLaddersDefaults(quick));
         break;
       case 'herd':
-        results.herd = await runHerd(herdDefaults(quick));
+        results.herd = await runHerd({
+          ...herdDefaults(quick),
+          ...(herdRateScale !== undefined ? { rateScale: herdRateScale } : {}),
+        });
         break;
       case 'gates':
         results.gates = await runGates(quick);
@@ -151,6 +202,12 @@ for (const name of selected) {
     progress(`${name} failed: ${errors[name]}`);
   }
   durations[name] = round((Date.now() - t0) / 1000, 1);
+  runs[name] = {
+    date: new Date(t0).toISOString(),
+    mode: quick ? 'quick' : 'full',
+    loadAverageBefore: loadAtStart,
+    loadAverageAfter: os.loadavg().map((n) => round(n, 2)),
+  };
   progress(`${name} took ${durations[name]} s`);
   write();
 }

@@ -1,9 +1,7 @@
 // On the real Temporal dev server (the CLI, as `npm run dev` runs it), in real time with a
 // ladder shortened to seconds: what the time-skipping server cannot show.
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { temporalCliExecutable } from '../../src/toolchain/toolchain.js';
+import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/logger.js';
 import { ensureReconciliationSchedule } from '../../src/temporal/schedules.js';
 import { SEARCH_ATTRIBUTES, type BillingState } from '../../src/workflows/definitions.js';
@@ -15,27 +13,17 @@ import {
   startLadder,
   startWorker,
   testPolicy,
+  useDevServerEnv,
   waitForStatus,
 } from './support/harness.js';
 
 const SECOND = 1000;
 
 describe('on the Temporal dev server', () => {
-  let env: TestWorkflowEnvironment;
-  beforeAll(async () => {
-    env = await TestWorkflowEnvironment.createLocal({
-      server: {
-        executable: temporalCliExecutable(),
-        searchAttributes: SEARCH_ATTRIBUTES,
-        extraArgs: ['--log-level', 'error'],
-      },
-    });
-  });
-  afterAll(async () => {
-    await env?.teardown();
-  });
+  const env = useDevServerEnv();
 
-  const newWorker = async (taskQueue: string) => (await startWorker(env, recordingDeps(), taskQueue)).worker;
+  const newWorker = async (taskQueue: string) =>
+    (await startWorker(env(), recordingDeps(), taskQueue)).worker;
 
   it('worker stopped mid-ladder, time passes, a new worker continues: no missed rung, no duplicate notification; search attributes follow the state', async () => {
     const taskQueue = `tq-${randomUUID()}`;
@@ -48,7 +36,7 @@ describe('on the Temporal dev server', () => {
     });
     const first = await newWorker(taskQueue);
     const handle = await first.runUntil(async () => {
-      const h = await startLadder(env, taskQueue, accountId, invoiceIds[0]!, policy, {
+      const h = await startLadder(env(), taskQueue, accountId, invoiceIds[0]!, policy, {
         publishSearchAttributes: true,
       });
       await waitForStatus(h, (s) => s.state === 'overdue' && s.history.length > 0, 'overdue');
@@ -73,7 +61,7 @@ describe('on the Temporal dev server', () => {
       const deadline = Date.now() + 15 * SECOND;
       let found: BillingState | undefined;
       while (Date.now() < deadline && found !== 'retained') {
-        for await (const wf of env.client.workflow.list({
+        for await (const wf of env().client.workflow.list({
           query: `BillingAccountId = "${accountId}" AND BillingState = "retained"`,
         })) {
           found = wf.searchAttributes.BillingState?.[0] as BillingState | undefined;
@@ -97,16 +85,16 @@ describe('on the Temporal dev server', () => {
     const logger = createLogger('silent');
     const taskQueue = `tq-${randomUUID()}`;
     const options = { taskQueue, intervalMinutes: 60, logger };
-    const first = await ensureReconciliationSchedule(env.client, options);
+    const first = await ensureReconciliationSchedule(env().client, options);
     // A previous run of this file on the same server would have left it: either is fine.
     expect(['created', 'updated']).toContain(first);
-    expect(await ensureReconciliationSchedule(env.client, options)).toBe('unchanged');
-    expect(await ensureReconciliationSchedule(env.client, { ...options, intervalMinutes: 15 })).toBe(
+    expect(await ensureReconciliationSchedule(env().client, options)).toBe('unchanged');
+    expect(await ensureReconciliationSchedule(env().client, { ...options, intervalMinutes: 15 })).toBe(
       'updated',
     );
-    const description = await env.client.schedule.getHandle(RECONCILIATION_SCHEDULE_ID).describe();
+    const description = await env().client.schedule.getHandle(RECONCILIATION_SCHEDULE_ID).describe();
     expect(description.spec.intervals?.[0]?.every).toBe(15 * 60_000);
     expect(description.action).toMatchObject({ workflowType: 'reconciliationWorkflow', taskQueue });
-    await env.client.schedule.getHandle(RECONCILIATION_SCHEDULE_ID).delete();
+    await env().client.schedule.getHandle(RECONCILIATION_SCHEDULE_ID).delete();
   });
 });

@@ -2,44 +2,33 @@
 // (createNotificationWorkers), on the Temporal dev server: a herd's emails and posts wait in
 // Temporal and go out at the configured rate, none failing for being one of many.
 import { randomUUID } from 'node:crypto';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createActivities } from '../../src/activities/index.js';
 import { createLadderClient } from '../../src/temporal/ladder-client.js';
 import { createNotificationWorkers, runWorkers } from '../../src/temporal/worker.js';
-import { temporalCliExecutable } from '../../src/toolchain/toolchain.js';
+import { notificationTaskQueuesFor, workflowIdFor } from '../../src/workflows/definitions.js';
 import {
-  notificationTaskQueuesFor,
-  SEARCH_ATTRIBUTES,
-  workflowIdFor,
-} from '../../src/workflows/definitions.js';
-import { db, recordingDeps, seedAccount, startWorker, testPolicy } from './support/harness.js';
+  db,
+  recordingDeps,
+  seedAccount,
+  startWorker,
+  testPolicy,
+  useDevServerEnv,
+} from './support/harness.js';
 
 const LADDERS = 12;
 const RATE = 4;
 
 describe('notification task queues', () => {
-  let env: TestWorkflowEnvironment;
-  beforeAll(async () => {
-    env = await TestWorkflowEnvironment.createLocal({
-      server: {
-        executable: temporalCliExecutable(),
-        searchAttributes: SEARCH_ATTRIBUTES,
-        extraArgs: ['--log-level', 'error'],
-      },
-    });
-  });
-  afterAll(async () => {
-    await env?.teardown();
-  });
+  const env = useDevServerEnv();
 
   it(`${LADDERS} ladders at once: every email and post goes out on its queue, no faster than ${RATE}/s, none failed`, async () => {
     const taskQueue = `tq-${randomUUID()}`;
     const queues = notificationTaskQueuesFor(taskQueue);
     const deps = recordingDeps();
-    const { worker } = await startWorker(env, deps, taskQueue);
+    const { worker } = await startWorker(env(), deps, taskQueue);
     const notifiers = await createNotificationWorkers({
-      connection: env.nativeConnection,
+      connection: env().nativeConnection,
       namespace: 'default',
       taskQueue,
       activities: createActivities(deps),
@@ -47,7 +36,7 @@ describe('notification task queues', () => {
       discordPerSecond: RATE,
     });
     const ladder = createLadderClient({
-      client: env.client,
+      client: env().client,
       taskQueue,
       policy: testPolicy(),
       publishSearchAttributes: false,
@@ -99,7 +88,7 @@ describe('notification task queues', () => {
     expect(spanSeconds(posts)).toBeGreaterThanOrEqual((LADDERS - 1) / RATE - burstAllowance);
 
     // And they ran on the notification queues, not the ladder's.
-    const history = await env.client.workflow.getHandle(workflowIdFor(ids[0]!)).fetchHistory();
+    const history = await env().client.workflow.getHandle(workflowIdFor(ids[0]!)).fetchHistory();
     const scheduled = (history.events ?? [])
       .map((e) => e.activityTaskScheduledEventAttributes)
       .filter(

@@ -12,10 +12,15 @@ import { recordingActivityDeps } from '../../../src/activities/deps.js';
 import { createActivities, type ActivityDeps } from '../../../src/activities/index.js';
 import { createPrisma, type PrismaClient } from '../../../src/db/client.js';
 import { createLogger } from '../../../src/logger.js';
-import { projectRoot, testServerExecutable } from '../../../src/toolchain/toolchain.js';
+import {
+  projectRoot,
+  temporalCliExecutable,
+  testServerExecutable,
+} from '../../../src/toolchain/toolchain.js';
 import {
   invoiceSettledSignal,
   paymentFailedSignal,
+  SEARCH_ATTRIBUTES,
   statusQuery,
   workflowIdFor,
   type BillingState,
@@ -65,6 +70,27 @@ export function useTimeSkippingEnv(): () => TestWorkflowEnvironment {
   });
   return () => {
     if (!env) throw new Error('the time-skipping environment is not started');
+    return env;
+  };
+}
+
+/** The Temporal CLI dev server (real time, search attributes registered) for one test file. */
+export function useDevServerEnv(): () => TestWorkflowEnvironment {
+  let env: TestWorkflowEnvironment | undefined;
+  beforeAll(async () => {
+    env = await TestWorkflowEnvironment.createLocal({
+      server: {
+        executable: temporalCliExecutable(),
+        searchAttributes: SEARCH_ATTRIBUTES,
+        extraArgs: ['--log-level', 'error'],
+      },
+    });
+  });
+  afterAll(async () => {
+    await env?.teardown();
+  });
+  return () => {
+    if (!env) throw new Error('the dev server is not started');
     return env;
   };
 }
