@@ -55,7 +55,7 @@ export const herdDefaults = (quick: boolean): HerdOptions =>
   quick
     ? // Small, and the rates ×5 so each rung's notifications fit in seconds; the figures still
       // show whether the stand-ins saw more than the (scaled) rates.
-      { accounts: 40, rateScale: 5, phaseTimeoutMs: 5 * 60_000 }
+      { accounts: 30, rateScale: 5, phaseTimeoutMs: 5 * 60_000 }
     : { accounts: 2000, rateScale: 1, phaseTimeoutMs: 30 * 60_000 };
 
 /** Requests per second the stand-in saw: overall, and the busiest 10 s window. */

@@ -38,7 +38,7 @@ export interface OpenLaddersOptions {
 
 export const openLaddersDefaults = (quick: boolean): OpenLaddersOptions =>
   quick
-    ? { ladders: 300, concurrency: 32, timeoutMs: 5 * 60_000 }
+    ? { ladders: 200, concurrency: 32, timeoutMs: 5 * 60_000 }
     : { ladders: 10_000, concurrency: 32, timeoutMs: 40 * 60_000 };
 
 export async function runOpenLadders(options: OpenLaddersOptions) {

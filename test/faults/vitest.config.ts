@@ -1,5 +1,5 @@
 // `npm run test:faults`: the fault suite (test/faults/), kept out of `npm test` for its length
-// (about 10 minutes on 2 CPUs). Same global setup as the integration tests: one throwaway
+// (15–20 minutes on 2 CPUs). Same global setup as the integration tests: one throwaway
 // PostgreSQL with the migrations, one workflow bundle.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
