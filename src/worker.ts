@@ -80,7 +80,8 @@ await ensureReconciliationSchedule(client, {
 logger.info(
   {
     taskQueue: config.env.TEMPORAL_TASK_QUEUE,
-    notificationTaskQueues: notificationTaskQueuesFor(config.env.TEMPORAL_TASK_QUEUE),
+    // A list, not the object: the logger redacts every key named `email` (customer PII).
+    notificationTaskQueues: Object.values(notificationTaskQueuesFor(config.env.TEMPORAL_TASK_QUEUE)),
     mode: config.env.ENFORCEMENT_MODE,
     adapters: describeAdapters(deps),
     metrics: {
