@@ -29,6 +29,7 @@ import {
   type ResendStandin,
 } from '../support/standins/resend.js';
 import { startWorkerProcess, workerEnv, type Child } from './support/processes.js';
+import { seedAccountWithOpenInvoice } from './support/seed.js';
 
 const LADDERS = 12;
 const OUTAGE_MS = 25_000;
@@ -77,25 +78,7 @@ describe('Resend and Discord failing for a while', () => {
     const run = randomUUID().slice(0, 6);
     const accounts = Array.from({ length: LADDERS }, (_, i) => `notify_${run}_${i}`);
     for (const id of accounts) {
-      await db.billingAccount.create({
-        data: {
-          id,
-          stripeCustomerId: `cus_${id}`,
-          email: `${id}@customer.example.test`,
-          name: 'Fault Customer',
-          invoices: {
-            create: [
-              {
-                id: `in_${id}`,
-                status: 'open',
-                amountDue: 2500,
-                currency: 'usd',
-                lastEventCreatedAt: new Date(),
-              },
-            ],
-          },
-        },
-      });
+      await seedAccountWithOpenInvoice(db, id);
     }
     worker = await startWorkerProcess(
       workerEnv({

@@ -22,6 +22,7 @@ import {
   type PaymentFailed,
 } from '../../src/workflows/definitions.js';
 import { sleep, startWorkerProcess, workerEnv, type Child } from './support/processes.js';
+import { seedAccountWithOpenInvoice } from './support/seed.js';
 
 const LADDERS = 20;
 const SECOND = 1000;
@@ -76,24 +77,7 @@ describe('Temporal dev server restarted while ladders wait on timers', () => {
     const run = randomUUID().slice(0, 6);
     const accounts = Array.from({ length: LADDERS }, (_, i) => `restart_${run}_${i}`);
     for (const id of accounts) {
-      await db.billingAccount.create({
-        data: {
-          id,
-          stripeCustomerId: `cus_${id}`,
-          email: `${id}@customer.example.test`,
-          invoices: {
-            create: [
-              {
-                id: `in_${id}`,
-                status: 'open',
-                amountDue: 2500,
-                currency: 'usd',
-                lastEventCreatedAt: new Date(),
-              },
-            ],
-          },
-        },
-      });
+      await seedAccountWithOpenInvoice(db, id);
       await env.client.workflow.signalWithStart<typeof billingEnforcementWorkflow, [PaymentFailed]>(
         'billingEnforcementWorkflow',
         {
