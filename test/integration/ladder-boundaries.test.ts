@@ -4,6 +4,7 @@ import { statusQuery, type BillingState } from '../../src/workflows/definitions.
 import {
   DAY,
   HOUR,
+  MINUTE,
   recordingDeps,
   seedAccount,
   startLadder,
@@ -13,7 +14,6 @@ import {
   useTimeSkippingEnv,
 } from './support/harness.js';
 
-const MINUTE = 60_000;
 
 describe('each rung fires at its boundary and not before', () => {
   const timeSkipping = useTimeSkippingEnv();

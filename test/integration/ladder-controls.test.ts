@@ -17,6 +17,7 @@ import {
   eventsOf,
   failAgain,
   HOUR,
+  MINUTE,
   notificationsOf,
   recordingDeps,
   seedAccount,
@@ -87,7 +88,13 @@ describe('dry-run, exemptions, circuit breaker, disputes, admin updates, continu
       const second = await startLadder(env, taskQueue, b.accountId, b.invoiceIds[0]!, policy);
       await waitForState(first, 'overdue');
       await waitForState(second, 'overdue');
-      await env.sleep(121 * HOUR);
+      // The held ladder recounts every 10 minutes from the moment it was held (120 h plus the
+      // few milliseconds its task took), so landing at 121 h left a recount due milliseconds
+      // after the skip, racing the release below. The time-skipping server refuses a task that
+      // cancels a timer which fired while the task was at the worker and never redelivers it
+      // (temporalio/sdk-java#3088): the ladder hung and held time still for the next tests.
+      // Landing halfway between recounts leaves minutes of real time before the next one.
+      await env.sleep(120 * HOUR + 5 * MINUTE);
       const states = await Promise.all(
         [first, second].map((h) =>
           waitForStatus(h, (s) => s.state === 'suspended' || s.suspensionHold !== null, 'suspended or held'),

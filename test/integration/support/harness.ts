@@ -30,7 +30,8 @@ import {
 } from '../../../src/workflows/definitions.js';
 import { type billingEnforcementWorkflow } from '../../../src/workflows/billing-enforcement.js';
 
-export const HOUR = 3_600_000;
+export const MINUTE = 60_000;
+export const HOUR = 60 * MINUTE;
 export const DAY = 24 * HOUR;
 
 let runtimeInstalled = false;
