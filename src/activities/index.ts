@@ -86,7 +86,14 @@ export interface DiscordInput {
   workflowId?: string;
 }
 
-export type NotificationOutcome = 'sent' | 'logged' | 'already_sent' | 'failed' | 'skipped_dry_run';
+export type NotificationOutcome =
+  | 'sent'
+  | 'logged'
+  | 'already_sent'
+  | 'failed'
+  | 'skipped_dry_run'
+  /** A worker stopped mid-request to a provider that cannot deduplicate: not sent again. */
+  | 'unconfirmed';
 
 const EMAIL_ADDRESS = /[^\s@<>()"',;:]+@[^\s@<>()"',;:]+\.[^\s@<>()"',;:]+/g;
 
@@ -273,7 +280,11 @@ export function createActivities(deps: ActivityDeps) {
       idempotencyKey: string;
       subject: string;
     },
-    send: () => Promise<{ providerMessageId: string | null }>,
+    /**
+     * Sends it. A provider that cannot deduplicate (a Discord webhook) calls `markSending` right
+     * before its request; one that can (Resend's Idempotency-Key) does not need to.
+     */
+    send: (markSending: () => Promise<void>) => Promise<{ providerMessageId: string | null }>,
     recording: boolean,
     workflowId?: string,
   ): Promise<NotificationOutcome> {
@@ -287,19 +298,25 @@ export function createActivities(deps: ActivityDeps) {
       }
     }
     if (row.status === 'sent' || row.status === 'logged') return 'already_sent';
+    if (row.status === 'unconfirmed') return 'unconfirmed';
+    if (row.sendingAt) return unconfirmed(row.id, ledger, workflowId);
     if (row.status === 'failed') {
       // A retry after the ops alert itself could not go out: it is keyed, so at most once.
       await alertFailedNotification(ledger, row.error ?? 'unknown error', row.attempts, workflowId);
       return 'failed';
     }
+    const rowId = row.id;
     try {
-      const { providerMessageId } = await send();
+      const { providerMessageId } = await send(async () => {
+        await db.notification.update({ where: { id: rowId }, data: { sendingAt: new Date() } });
+      });
       await db.notification.update({
         where: { id: row.id },
         data: {
           status: recording ? 'logged' : 'sent',
           providerMessageId,
           sentAt: new Date(),
+          sendingAt: null,
           attempts: { increment: 1 },
           error: null,
         },
@@ -314,6 +331,8 @@ export function createActivities(deps: ActivityDeps) {
         data: {
           attempts: { increment: 1 },
           error: message.slice(0, 1000),
+          // The provider answered (or the request never left): nothing is in doubt.
+          sendingAt: null,
           ...(lastAttempt ? { status: 'failed' } : {}),
         },
       });
@@ -340,6 +359,34 @@ export function createActivities(deps: ActivityDeps) {
       await alertFailedNotification(ledger, message, attempt(), workflowId);
       return 'failed';
     }
+  }
+
+  /**
+   * An earlier attempt stopped between its request and the answer (the worker died): Discord may
+   * show the post or not, and a webhook cannot be asked which. Posting again could post twice,
+   * so it is recorded as unconfirmed and ops are told instead (once: the alert is keyed).
+   */
+  async function unconfirmed(
+    rowId: string,
+    ledger: { accountId: string | null; channel: string; template: string; idempotencyKey: string },
+    workflowId?: string,
+  ): Promise<NotificationOutcome> {
+    const why = 'the worker stopped while sending it; not sent again, so that it cannot arrive twice';
+    await db.notification.update({ where: { id: rowId }, data: { status: 'unconfirmed', error: why } });
+    logger.warn(
+      { idempotencyKey: ledger.idempotencyKey, channel: ledger.channel },
+      'notification unconfirmed: the worker stopped while sending it',
+    );
+    if (ledger.channel !== 'discord_ops') {
+      await alertOps({
+        accountId: ledger.accountId,
+        idempotencyKey: `${ledger.idempotencyKey}:unconfirmed`,
+        title: `Notification unconfirmed: ${ledger.template}`,
+        detail: `${ledger.channel}: ${why}. Check the channel; it may be missing.`,
+        ...(workflowId ? { workflowId } : {}),
+      });
+    }
+    return 'unconfirmed';
   }
 
   async function alertFailedNotification(
@@ -422,7 +469,7 @@ export function createActivities(deps: ActivityDeps) {
         idempotencyKey: input.idempotencyKey,
         subject: input.title,
       },
-      () => deps.chat.post('ops', message),
+      (markSending) => deps.chat.post('ops', message, { beforeRequest: markSending }),
       deps.chat.kind === 'recording',
     ).then(counted('discord_ops'));
   }
@@ -564,7 +611,7 @@ export function createActivities(deps: ActivityDeps) {
           idempotencyKey: input.idempotencyKey,
           subject: input.title,
         },
-        () => deps.chat.post(input.channel, message),
+        (markSending) => deps.chat.post(input.channel, message, { beforeRequest: markSending }),
         deps.chat.kind === 'recording',
         input.workflowId,
       ).then(counted(input.channel === 'ops' ? 'discord_ops' : 'discord_billing'));

@@ -27,7 +27,17 @@ export interface ChatMessage {
 
 export interface ChatNotifier {
   readonly kind: 'recording' | 'discord';
-  post(channel: ChatChannel, message: ChatMessage): Promise<{ providerMessageId: string | null }>;
+  post(
+    channel: ChatChannel,
+    message: ChatMessage,
+    options?: {
+      /**
+       * Awaited right before the request that delivers it (after any rate-limit wait): from then
+       * on, until the answer, the message may have arrived without us knowing.
+       */
+      beforeRequest?: () => Promise<void>;
+    },
+  ): Promise<{ providerMessageId: string | null }>;
 }
 
 /** A provider said no for good (4xx other than 429): retrying cannot help. */

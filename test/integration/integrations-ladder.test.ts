@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { createActivities } from '../../src/activities/index.js';
 import { createDiscordChatNotifier } from '../../src/adapters/discord/chat.js';
 import { createResendEmailSender } from '../../src/adapters/resend/email.js';
-import { startDiscordStandin, type DiscordStandin } from '../support/standins/discord.js';
+import { discordServerError, startDiscordStandin, type DiscordStandin } from '../support/standins/discord.js';
 import {
   resendRateLimited,
   resendServerError,
@@ -213,5 +213,85 @@ describe('sendCustomerEmail attempt by attempt (Resend stand-in)', () => {
       ['discord_ops', 'sent'],
     ]);
     expect(resend.delivered).toHaveLength(0);
+  });
+});
+
+// A Discord webhook has no idempotency key: a post that reached Discord while the worker died
+// before recording it cannot be told apart from one that never left. The ledger marks the moment
+// before the request; the next attempt finds the mark and does not post a second time.
+describe('notifyDiscord after a worker died mid-request (Discord stand-in)', () => {
+  let discord: DiscordStandin;
+  beforeAll(async () => {
+    discord = await startDiscordStandin();
+  });
+  afterAll(async () => {
+    await discord.close();
+  });
+  afterEach(() => {
+    discord.posted.length = 0;
+  });
+
+  const activities = () =>
+    createActivities({
+      ...recordingDeps(),
+      chat: createDiscordChatNotifier({
+        billing: discord.webhookUrl(BILLING_ID),
+        ops: discord.webhookUrl(OPS_ID),
+        apiBaseUrl: discord.api,
+        perSecond: 100,
+      }),
+    });
+  const input = (accountId: string) => ({
+    accountId,
+    channel: 'billing' as const,
+    idempotencyKey: `billing-enforcement:${accountId}:run:1:overdue:discord-billing`,
+    title: 'Payment failed: account overdue',
+    workflowId: `billing-enforcement:${accountId}`,
+  });
+  const notify = (attempt: number, accountId: string) =>
+    new MockActivityEnvironment({ attempt }).run(
+      (i: ReturnType<typeof input>) => activities().notifyDiscord(i),
+      input(accountId),
+    );
+
+  it('the ledger row left by an attempt killed mid-request: unconfirmed, not posted again, ops told once', async () => {
+    const { accountId } = await seedAccount();
+    // What a worker killed between its request and Discord's answer leaves behind.
+    await db().notification.create({
+      data: {
+        accountId,
+        channel: 'discord_billing',
+        template: input(accountId).title,
+        subject: input(accountId).title,
+        idempotencyKey: input(accountId).idempotencyKey,
+        status: 'pending',
+        sendingAt: new Date(),
+      },
+    });
+    expect(await notify(2, accountId)).toBe('unconfirmed');
+    expect(await notify(3, accountId)).toBe('unconfirmed');
+    expect(discord.posted.filter((p) => p.webhookId === BILLING_ID)).toHaveLength(0);
+    const alerts = discord.posted.filter((p) => p.webhookId === OPS_ID);
+    expect(alerts.map((p) => p.body.embeds?.[0]?.title)).toEqual([
+      'Notification unconfirmed: Payment failed: account overdue',
+    ]);
+    const rows = await notificationsOf(accountId);
+    expect(rows.map((r) => [r.channel, r.status])).toEqual([
+      ['discord_billing', 'unconfirmed'],
+      ['discord_ops', 'sent'],
+    ]);
+  });
+
+  it('an answer, even a 500, clears the mark: the retry posts, once', async () => {
+    const { accountId } = await seedAccount();
+    discord.script(discordServerError());
+    await expect(notify(1, accountId)).rejects.toThrow();
+    const [afterError] = await notificationsOf(accountId);
+    expect(afterError).toMatchObject({ status: 'pending', sendingAt: null, attempts: 1 });
+    expect(await notify(2, accountId)).toBe('sent');
+    expect(discord.posted.filter((p) => p.webhookId === BILLING_ID)).toHaveLength(1);
+    expect(await notificationsOf(accountId)).toMatchObject([
+      { status: 'sent', sendingAt: null, attempts: 2 },
+    ]);
   });
 });

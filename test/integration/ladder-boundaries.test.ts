@@ -14,7 +14,6 @@ import {
   useTimeSkippingEnv,
 } from './support/harness.js';
 
-
 describe('each rung fires at its boundary and not before', () => {
   const timeSkipping = useTimeSkippingEnv();
   let env: TestWorkflowEnvironment;

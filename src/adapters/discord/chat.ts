@@ -47,7 +47,7 @@ export function createDiscordChatNotifier(options: DiscordChatOptions): ChatNoti
   if (options.ops) clients.ops = options.ops === options.billing ? clients.billing : open(options.ops);
   return {
     kind: 'discord',
-    async post(channel, message) {
+    async post(channel, message, postOptions) {
       const target = clients[channel] ?? clients.billing ?? clients.ops;
       if (!target)
         throw new PermanentDeliveryError(`no Discord webhook configured for the ${channel} channel`);
@@ -64,6 +64,7 @@ export function createDiscordChatNotifier(options: DiscordChatOptions): ChatNoti
             .map((f) => ({ name: f.name.slice(0, 256), value: f.value.slice(0, 1024), inline: true })),
         );
       await target.limiter.take();
+      await postOptions?.beforeRequest?.();
       try {
         const sent = await target.client.send({ embeds: [embed] });
         return { providerMessageId: sent.id };
