@@ -10,7 +10,8 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, makeTelemetryFilterString, Runtime } from '@temporalio/worker';
 import { startEmbeddedPostgres, freePort } from '../src/dev/embedded-postgres.js';
 import { signPayload } from '../src/stripe/event-builders.js';
-import { projectRoot, temporalCliExecutable, testServerExecutable } from '../src/toolchain/toolchain.js';
+import { startTimeSkippingEnvironment } from '../src/toolchain/time-skipping.js';
+import { projectRoot, temporalCliExecutable } from '../src/toolchain/toolchain.js';
 import { SEARCH_ATTRIBUTES } from '../src/workflows/definitions.js';
 
 export { freePort };
@@ -86,7 +87,7 @@ export async function startDevServer(): Promise<TestWorkflowEnvironment> {
 
 export async function startTimeSkippingServer(): Promise<TestWorkflowEnvironment> {
   quietRuntime();
-  return TestWorkflowEnvironment.createTimeSkipping({ server: { executable: testServerExecutable() } });
+  return startTimeSkippingEnvironment();
 }
 
 /** Environment of the service's own processes (worker, HTTP service) against these servers. */

@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { type TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, makeTelemetryFilterString, Runtime, Worker } from '@temporalio/worker';
 import { Command, Option } from 'commander';
 import { createActivities } from '../src/activities/index.js';
@@ -14,7 +14,8 @@ import { createPrisma } from '../src/db/client.js';
 import { startEmbeddedPostgres } from '../src/dev/embedded-postgres.js';
 import { createLogger } from '../src/logger.js';
 import { workflowsPath } from '../src/temporal/worker.js';
-import { projectRoot, testServerExecutable } from '../src/toolchain/toolchain.js';
+import { startTimeSkippingEnvironment } from '../src/toolchain/time-skipping.js';
+import { projectRoot } from '../src/toolchain/toolchain.js';
 import { type billingEnforcementWorkflow } from '../src/workflows/billing-enforcement.js';
 import {
   invoiceSettledSignal,
@@ -74,7 +75,7 @@ try {
   const db = createPrisma(databaseUrl);
   const logger = createLogger('silent');
   progress('starting the time-skipping test server');
-  env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: testServerExecutable() } });
+  env = await startTimeSkippingEnvironment();
 
   const accountId = `demo_${Date.now().toString(36)}`;
   const invoiceId = `in_demo_${Date.now().toString(36)}`;

@@ -12,11 +12,8 @@ import { recordingActivityDeps } from '../../../src/activities/deps.js';
 import { createActivities, type ActivityDeps } from '../../../src/activities/index.js';
 import { createPrisma, type PrismaClient } from '../../../src/db/client.js';
 import { createLogger } from '../../../src/logger.js';
-import {
-  projectRoot,
-  temporalCliExecutable,
-  testServerExecutable,
-} from '../../../src/toolchain/toolchain.js';
+import { startTimeSkippingEnvironment } from '../../../src/toolchain/time-skipping.js';
+import { projectRoot, temporalCliExecutable } from '../../../src/toolchain/toolchain.js';
 import {
   invoiceSettledSignal,
   paymentFailedSignal,
@@ -53,7 +50,7 @@ export function db(): PrismaClient {
 
 export async function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> {
   quietRuntime();
-  return TestWorkflowEnvironment.createTimeSkipping({ server: { executable: testServerExecutable() } });
+  return startTimeSkippingEnvironment();
 }
 
 /**
