@@ -1,5 +1,7 @@
-// src/worker.ts's worker with one difference: FAULTS_DISCORD_API points discord.js at a
-// stand-in, so the suite can count Discord posts (the production worker has no such setting).
+// src/worker.ts's worker with the fault suite's hooks: FAULTS_DISCORD_API points discord.js at a
+// stand-in, so the suite can count Discord posts (the production worker has no such setting);
+// FAULTS_TRIPWIRE_URL stops each activity at its kill points until the test says go on
+// (tripwire.ts); FAULTS_WORKFLOW_BUNDLE, the run's prebuilt bundle, makes a restart quick.
 import { createActivities } from '../../../src/activities/index.js';
 import { activityDepsFromConfig } from '../../../src/activities/deps.js';
 import { createDiscordChatNotifier } from '../../../src/adapters/discord/chat.js';
@@ -8,6 +10,7 @@ import { createPrisma } from '../../../src/db/client.js';
 import { createLogger } from '../../../src/logger.js';
 import { connectWorker } from '../../../src/temporal/connection.js';
 import { createBillingWorker, createNotificationWorkers, runWorkers } from '../../../src/temporal/worker.js';
+import { activitiesWithTripwire, providersWithTripwire } from './tripwire.js';
 
 const config = loadConfigOrExit();
 const { env } = config;
@@ -23,12 +26,20 @@ const chat = process.env.FAULTS_DISCORD_API
       perSecond: env.DISCORD_RATE_PER_SECOND,
     })
   : deps.chat;
-const activities = createActivities({ ...deps, chat });
+const tripwire = process.env.FAULTS_TRIPWIRE_URL;
+const activities = tripwire
+  ? activitiesWithTripwire(
+      createActivities({ ...deps, ...providersWithTripwire({ ...deps, chat }, tripwire) }),
+      tripwire,
+    )
+  : createActivities({ ...deps, chat });
+const bundlePath = process.env.FAULTS_WORKFLOW_BUNDLE;
 const worker = await createBillingWorker({
   connection,
   namespace: env.TEMPORAL_NAMESPACE,
   taskQueue: env.TEMPORAL_TASK_QUEUE,
   activities,
+  ...(bundlePath ? { workflowBundle: { codePath: bundlePath } } : {}),
 });
 const notificationWorkers = await createNotificationWorkers({
   connection,
