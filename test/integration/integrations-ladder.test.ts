@@ -140,7 +140,7 @@ describe('provider failures on the ladder (Resend and Discord stand-ins)', () =>
 
 // What Temporal does between attempts (backoff, nextRetryDelay) cannot be skipped on the
 // time-skipping server, so long waits are checked one attempt at a time, in an activity context.
-describe('sendCustomerEmail attempt by attempt (Resend stand-in)', () => {
+describe('notifications attempt by attempt (Resend and Discord stand-ins)', () => {
   let resend: ResendStandin;
   let discord: DiscordStandin;
   beforeAll(async () => {
@@ -153,6 +153,7 @@ describe('sendCustomerEmail attempt by attempt (Resend stand-in)', () => {
   });
   afterEach(() => {
     resend.delivered.length = 0;
+    discord.posted.length = 0;
   });
 
   const activities = () =>
@@ -214,34 +215,8 @@ describe('sendCustomerEmail attempt by attempt (Resend stand-in)', () => {
     ]);
     expect(resend.delivered).toHaveLength(0);
   });
-});
 
-// A Discord webhook has no idempotency key: a post that reached Discord while the worker died
-// before recording it cannot be told apart from one that never left. The ledger marks the moment
-// before the request; the next attempt finds the mark and does not post a second time.
-describe('notifyDiscord after a worker died mid-request (Discord stand-in)', () => {
-  let discord: DiscordStandin;
-  beforeAll(async () => {
-    discord = await startDiscordStandin();
-  });
-  afterAll(async () => {
-    await discord.close();
-  });
-  afterEach(() => {
-    discord.posted.length = 0;
-  });
-
-  const activities = () =>
-    createActivities({
-      ...recordingDeps(),
-      chat: createDiscordChatNotifier({
-        billing: discord.webhookUrl(BILLING_ID),
-        ops: discord.webhookUrl(OPS_ID),
-        apiBaseUrl: discord.api,
-        perSecond: 100,
-      }),
-    });
-  const input = (accountId: string) => ({
+  const discordInput = (accountId: string) => ({
     accountId,
     channel: 'billing' as const,
     idempotencyKey: `billing-enforcement:${accountId}:run:1:overdue:discord-billing`,
@@ -250,20 +225,23 @@ describe('notifyDiscord after a worker died mid-request (Discord stand-in)', () 
   });
   const notify = (attempt: number, accountId: string) =>
     new MockActivityEnvironment({ attempt }).run(
-      (i: ReturnType<typeof input>) => activities().notifyDiscord(i),
-      input(accountId),
+      (i: ReturnType<typeof discordInput>) => activities().notifyDiscord(i),
+      discordInput(accountId),
     );
 
-  it('the ledger row left by an attempt killed mid-request: unconfirmed, not posted again, ops told once', async () => {
+  // A Discord webhook has no idempotency key: a post that reached Discord while the worker died
+  // before recording it cannot be told apart from one that never left. The ledger marks the
+  // moment before the request; the next attempt finds the mark and does not post a second time.
+  it('Discord: the ledger row left by an attempt killed mid-request: unconfirmed, not posted again, ops told once', async () => {
     const { accountId } = await seedAccount();
     // What a worker killed between its request and Discord's answer leaves behind.
     await db().notification.create({
       data: {
         accountId,
         channel: 'discord_billing',
-        template: input(accountId).title,
-        subject: input(accountId).title,
-        idempotencyKey: input(accountId).idempotencyKey,
+        template: discordInput(accountId).title,
+        subject: discordInput(accountId).title,
+        idempotencyKey: discordInput(accountId).idempotencyKey,
         status: 'pending',
         sendingAt: new Date(),
       },
@@ -282,7 +260,7 @@ describe('notifyDiscord after a worker died mid-request (Discord stand-in)', () 
     ]);
   });
 
-  it('an answer, even a 500, clears the mark: the retry posts, once', async () => {
+  it('Discord: an answer, even a 500, clears the mark: the retry posts, once', async () => {
     const { accountId } = await seedAccount();
     discord.script(discordServerError());
     await expect(notify(1, accountId)).rejects.toThrow();
