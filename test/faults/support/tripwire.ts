@@ -96,18 +96,21 @@ export interface TripwireController {
 
 /**
  * Answers each trip with `decide`: `go` answers at once; `kill` leaves the request unanswered
- * (the activity waits right there) and runs `kill`, which stops the worker and starts the next
- * one. Trips that arrive while a kill is under way are held too: their worker is going.
+ * (the activity waits right there) and, after `gatherMs` in which other trips that `decide`
+ * would kill are held too (other ladders reaching other points), runs `kill` with every trip
+ * held: it stops the worker, so each of them is killed at its point, and starts the next worker.
+ * Trips that arrive while the worker is being replaced wait for the next one's turn.
  */
 export async function startTripwireController(
   decide: (trip: Trip) => 'go' | 'kill',
-  kill: (trip: Trip) => Promise<void>,
+  kill: (victims: Trip[]) => Promise<void>,
+  gatherMs = 1500,
 ): Promise<TripwireController> {
   const trips: Trip[] = [];
-  let killing = false;
+  let phase: 'open' | 'gathering' | 'killing' = 'open';
   const held = new Map<http.ServerResponse, Trip>();
   const answer = (res: http.ServerResponse, t: Trip) => {
-    if (killing) {
+    if (phase === 'killing') {
       held.set(res, t);
       return;
     }
@@ -116,19 +119,24 @@ export async function startTripwireController(
       return;
     }
     held.set(res, t);
-    killing = true;
-    void kill(t)
-      .catch((error: unknown) => process.stderr.write(`[faults] kill failed: ${String(error)}\n`))
-      .finally(() => {
-        killing = false;
-        const waiting = [...held];
-        held.clear();
-        for (const [r, other] of waiting) {
-          // The killed worker's requests have no one to answer to; the next worker's are decided.
-          if (other.pid === t.pid) r.destroy();
-          else answer(r, other);
-        }
-      });
+    if (phase === 'gathering') return;
+    phase = 'gathering';
+    setTimeout(() => {
+      phase = 'killing';
+      const victims = [...held.values()];
+      void kill(victims)
+        .catch((error: unknown) => process.stderr.write(`[faults] kill failed: ${String(error)}\n`))
+        .finally(() => {
+          phase = 'open';
+          const waiting = [...held];
+          held.clear();
+          for (const [r, other] of waiting) {
+            // The killed worker's requests have no one to answer to; the next worker's are decided.
+            if (victims.includes(other)) r.destroy();
+            else answer(r, other);
+          }
+        });
+    }, gatherMs);
   };
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
