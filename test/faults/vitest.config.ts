@@ -1,6 +1,6 @@
 // `npm run test:faults`: the fault suite (test/faults/), kept out of `npm test` for its length
-// (15–20 minutes on 2 CPUs). Same global setup as the integration tests: one throwaway
-// PostgreSQL with the migrations, one workflow bundle.
+// (about 30 minutes on 2 CPUs; CI runs it after npm test). Same global setup as the
+// integration tests: one throwaway PostgreSQL with the migrations, one workflow bundle.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';

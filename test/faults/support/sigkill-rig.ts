@@ -12,12 +12,10 @@ import { type billingEnforcementWorkflow } from '../../../src/workflows/billing-
 import {
   invoiceSettledSignal,
   notificationTaskQueuesFor,
-  paymentFailedSignal,
   SEARCH_ATTRIBUTES,
-  workflowIdFor,
   type EnforcementPolicy,
-  type PaymentFailed,
 } from '../../../src/workflows/definitions.js';
+import { startLadder } from '../../integration/support/harness.js';
 import { startDiscordStandin, type DiscordStandin } from '../../support/standins/discord.js';
 import { startProxmoxStandin, type ProxmoxStandin } from '../../support/standins/proxmox.js';
 import { startResendStandin, type ResendStandin } from '../../support/standins/resend.js';
@@ -145,30 +143,9 @@ export async function startSigkillRig(
         proxmox.addGuest('pve1', 'qemu', vmid, { status: 'running', shutdownMs: 200 });
         const invoiceId = `in_${accountId}`;
         // As the webhook starts them: notifications on the rate-limited queues.
-        const handle = await env.client.workflow.signalWithStart<
-          typeof billingEnforcementWorkflow,
-          [PaymentFailed]
-        >('billingEnforcementWorkflow', {
-          workflowId: workflowIdFor(accountId),
-          taskQueue,
-          args: [
-            {
-              accountId,
-              policy: sigkillPolicy,
-              publishSearchAttributes: true,
-              notificationTaskQueues: notificationTaskQueuesFor(taskQueue),
-            },
-          ],
-          signal: paymentFailedSignal,
-          signalArgs: [
-            {
-              invoiceId,
-              eventId: `evt_${accountId}`,
-              at: new Date().toISOString(),
-              amountDue: 2500,
-              currency: 'usd',
-            },
-          ],
+        const handle = await startLadder(env, taskQueue, accountId, invoiceId, sigkillPolicy, {
+          publishSearchAttributes: true,
+          notificationTaskQueues: notificationTaskQueuesFor(taskQueue),
         });
         ladders.push({ accountId, invoiceId, vmid, handle });
         await sleep(staggerMs);

@@ -23,6 +23,7 @@ import {
   type BillingState,
   type EnforcementPolicy,
   type EnforcementStatus,
+  type NotificationTaskQueues,
   type PaymentFailed,
 } from '../../../src/workflows/definitions.js';
 import { type billingEnforcementWorkflow } from '../../../src/workflows/billing-enforcement.js';
@@ -240,7 +241,11 @@ export async function startLadder(
   accountId: string,
   invoiceId: string,
   policy = testPolicy(),
-  extra: { continueAsNewAfterEvents?: number; publishSearchAttributes?: boolean } = {},
+  extra: {
+    continueAsNewAfterEvents?: number;
+    publishSearchAttributes?: boolean;
+    notificationTaskQueues?: NotificationTaskQueues;
+  } = {},
 ): Promise<WorkflowHandle<typeof billingEnforcementWorkflow>> {
   const handle = await env.client.workflow.signalWithStart<
     typeof billingEnforcementWorkflow,
