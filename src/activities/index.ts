@@ -95,6 +95,14 @@ export type NotificationOutcome =
   /** A worker stopped mid-request to a provider that cannot deduplicate: not sent again. */
   | 'unconfirmed';
 
+/** The ledger row a notification is known by, in alerts about it. */
+interface LedgerRef {
+  accountId: string | null;
+  channel: string;
+  template: string;
+  idempotencyKey: string;
+}
+
 const EMAIL_ADDRESS = /[^\s@<>()"',;:]+@[^\s@<>()"',;:]+\.[^\s@<>()"',;:]+/g;
 
 /** Discord is no place for customer email addresses, even inside a provider's error text. */
@@ -368,7 +376,7 @@ export function createActivities(deps: ActivityDeps) {
    */
   async function unconfirmed(
     rowId: string,
-    ledger: { accountId: string | null; channel: string; template: string; idempotencyKey: string },
+    ledger: LedgerRef,
     workflowId?: string,
   ): Promise<NotificationOutcome> {
     const why = 'the worker stopped while sending it; not sent again, so that it cannot arrive twice';
@@ -390,7 +398,7 @@ export function createActivities(deps: ActivityDeps) {
   }
 
   async function alertFailedNotification(
-    ledger: { accountId: string | null; channel: string; template: string; idempotencyKey: string },
+    ledger: LedgerRef,
     message: string,
     attempts: number,
     workflowId?: string,

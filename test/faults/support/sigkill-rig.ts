@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { type WorkflowHandle } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { inject } from 'vitest';
+import { expect, inject } from 'vitest';
 import { createPrisma, type PrismaClient } from '../../../src/db/client.js';
 import { temporalCliExecutable } from '../../../src/toolchain/toolchain.js';
 import { type billingEnforcementWorkflow } from '../../../src/workflows/billing-enforcement.js';
@@ -259,6 +259,16 @@ export async function providerTally(rig: SigkillRig, ladders: Ladder[]) {
     powerDuplicated,
     distinctGuests: actionsByGuest.size,
   };
+}
+
+/** Every ladder completed; no email lost or twice, no billing post lost or twice, no power action twice. */
+export function expectNothingLostOrDoubled(t: Awaited<ReturnType<typeof providerTally>>, ladders: number) {
+  expect(t.restored).toBe(ladders);
+  expect(t.emailsLost).toBe(0);
+  expect(t.emailsDuplicated).toBe(0);
+  expect(t.postsLost).toBe(0);
+  expect(t.postsDuplicated).toBe(0);
+  expect(t.powerDuplicated).toBe(0);
 }
 
 export function tallyLines(t: Awaited<ReturnType<typeof providerTally>>, ladders: number): string[] {
