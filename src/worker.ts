@@ -5,6 +5,7 @@ import { activityDepsFromConfig, describeAdapters } from './activities/deps.js';
 import { loadConfigOrExit } from './config/env.js';
 import { createPrisma, surviveDatabaseRestarts } from './db/client.js';
 import { createLogger } from './logger.js';
+import { exitIfUnavailable, waitForDependency, waitForPostgres } from './platform/dependencies.js';
 import { installTemporalRuntime, serveServiceMetrics } from './observability/worker-metrics.js';
 import { opsAlerter } from './notifications/ops-alerts.js';
 import { createReconciliationActivities } from './reconciliation/activities.js';
@@ -31,8 +32,25 @@ const serviceMetrics = config.env.WORKER_SERVICE_METRICS_ADDRESS
       return undefined;
     })
   : undefined;
-const connection = await connectWorker(config.env);
-const client = await connectClient(config.env);
+// Bounded waits: a dependency that starts a little after us is fine; one that never does ends the
+// start with a line saying which, where and what to do (exit 69).
+const startup = { timeoutMs: config.env.DEPENDENCY_WAIT_SECONDS * 1000, say: (m: string) => logger.warn(m) };
+const { connection, client } = await (async () => {
+  await waitForPostgres(config.env.DATABASE_URL, startup);
+  const connection = await waitForDependency(
+    'Temporal',
+    config.env.TEMPORAL_ADDRESS,
+    () => connectWorker(config.env),
+    startup,
+  );
+  const client = await waitForDependency(
+    'Temporal',
+    config.env.TEMPORAL_ADDRESS,
+    () => connectClient(config.env),
+    startup,
+  );
+  return { connection, client };
+})().catch((error: unknown) => exitIfUnavailable(error, (fields, message) => logger.fatal(fields, message)));
 const deps = activityDepsFromConfig(config, db, logger);
 const activities = createActivities(deps);
 const { env } = config;

@@ -129,6 +129,8 @@ export const envSchema = z
     RECONCILIATION_INTERVAL_MINUTES: positiveNumber(60, 'a number of minutes > 0'),
 
     // Operations (docs/runbook.md, docs/scaling.md).
+    // How long a process waits at start-up for PostgreSQL and Temporal before it exits with 69.
+    DEPENDENCY_WAIT_SECONDS: positiveNumber(30, 'a number of seconds > 0'),
     WORKER_SHUTDOWN_GRACE_SECONDS: positiveNumber(30, 'a number of seconds > 0'),
     WORKER_MAX_CACHED_WORKFLOWS: z.coerce
       .number({ message: 'expected a whole number >= 0' })

@@ -4,6 +4,7 @@ import { createActivities } from '../activities/index.js';
 import { loadConfigOrExit } from '../config/env.js';
 import { createPrisma, surviveDatabaseRestarts } from '../db/client.js';
 import { createLogger } from '../logger.js';
+import { exitIfUnavailable, waitForDependency, waitForPostgres } from '../platform/dependencies.js';
 import { opsAlerter } from '../notifications/ops-alerts.js';
 import { startStalenessCheck } from '../observability/staleness-service.js';
 import { connectClient } from '../temporal/connection.js';
@@ -13,7 +14,12 @@ const config = loadConfigOrExit();
 const logger = createLogger(config.env.LOG_LEVEL, 'http');
 const db = createPrisma(config.env.DATABASE_URL, { max: config.env.DATABASE_POOL_MAX });
 surviveDatabaseRestarts((message) => logger.warn(message));
-const temporal = await connectClient(config.env);
+// Bounded waits for PostgreSQL and Temporal; one that never comes ends the start with exit 69.
+const startup = { timeoutMs: config.env.DEPENDENCY_WAIT_SECONDS * 1000, say: (m: string) => logger.warn(m) };
+const temporal = await (async () => {
+  await waitForPostgres(config.env.DATABASE_URL, startup);
+  return waitForDependency('Temporal', config.env.TEMPORAL_ADDRESS, () => connectClient(config.env), startup);
+})().catch((error: unknown) => exitIfUnavailable(error, (fields, message) => logger.fatal(fields, message)));
 // One set of adapters (and rate limiters) for the routes and the staleness check.
 const activityDeps = activityDepsFromConfig(config, db, logger);
 const app = buildServer({ config, db, temporal, logger, activityDeps });

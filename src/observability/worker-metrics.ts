@@ -6,9 +6,10 @@
 // server, and proxying its page through Node would add a failure mode for no gain — Prometheus
 // scrapes two targets as easily as one.
 import http from 'node:http';
-import { Runtime } from '@temporalio/worker';
+import { makeTelemetryFilterString, Runtime, type RuntimeOptions } from '@temporalio/worker';
 import { Gauge } from 'prom-client';
 import { type Logger } from '../logger.js';
+import { temporalLogger } from '../platform/temporal-logger.js';
 import { registry } from './metrics.js';
 
 const temporalExporterUp = new Gauge({
@@ -23,13 +24,24 @@ const temporalExporterUp = new Gauge({
  * logged and shown as billing_worker_temporal_metrics_exporter_up 0.
  */
 export function installTemporalRuntime(address: string | undefined, logger: Logger): boolean {
+  // The SDK's own lines, and the Rust core's (forwarded), through our JSON logger.
+  const logging: RuntimeOptions = {
+    logger: temporalLogger(logger),
+    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} } },
+  };
   if (!address) {
-    Runtime.install({});
+    Runtime.install(logging);
     temporalExporterUp.set(0);
     return false;
   }
   try {
-    Runtime.install({ telemetryOptions: { metrics: { prometheus: { bindAddress: address } } } });
+    Runtime.install({
+      ...logging,
+      telemetryOptions: {
+        ...logging.telemetryOptions,
+        metrics: { prometheus: { bindAddress: address } },
+      },
+    });
     temporalExporterUp.set(1);
     return true;
   } catch (error) {
@@ -37,7 +49,7 @@ export function installTemporalRuntime(address: string | undefined, logger: Logg
       { address, err: error instanceof Error ? error.message : String(error) },
       'Temporal runtime metrics exporter could not start; running without it',
     );
-    Runtime.install({});
+    Runtime.install(logging);
     temporalExporterUp.set(0);
     return false;
   }

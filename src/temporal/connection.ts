@@ -36,7 +36,12 @@ function tlsOptions(env: TemporalEnv) {
 }
 
 export async function connectClient(env: TemporalEnv & Pick<Env, 'TEMPORAL_NAMESPACE'>): Promise<Client> {
-  const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS, ...tlsOptions(env) });
+  // A short deadline per attempt: start-up waits retry it (src/platform/dependencies.ts).
+  const connection = await Connection.connect({
+    address: env.TEMPORAL_ADDRESS,
+    connectTimeout: 5_000,
+    ...tlsOptions(env),
+  });
   return new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
 }
 
