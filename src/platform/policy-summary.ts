@@ -1,0 +1,28 @@
+// The policy in force, in the units operators think in (hours and days), for start-up banners
+// and logs: the workflow input carries milliseconds.
+import type { EnforcementPolicy } from '../workflows/definitions.js';
+
+const MINUTE_MS = 60_000;
+const HOUR_MS = 60 * MINUTE_MS;
+const DAY_MS = 24 * HOUR_MS;
+
+const trim = (n: number) => String(Number(n.toFixed(2)));
+
+/** "72 h (3 d)", "14 d (336 h)", "2 min (0.03 h)". */
+export function humanDuration(ms: number): string {
+  if (ms < HOUR_MS) return `${trim(ms / MINUTE_MS)} min (${trim(ms / HOUR_MS)} h)`;
+  if (ms < 7 * DAY_MS) return `${trim(ms / HOUR_MS)} h (${trim(ms / DAY_MS)} d)`;
+  return `${trim(ms / DAY_MS)} d (${trim(ms / HOUR_MS)} h)`;
+}
+
+/** One line per rung, times counted from the first failed payment. */
+export function describePolicy(policy: EnforcementPolicy): string[] {
+  return [
+    `policy ${policy.version}, mode ${policy.dryRun ? 'dry-run (nothing is done to customers)' : 'enforce'}`,
+    `  warning email         at once`,
+    `  final warning         after ${humanDuration(policy.finalWarningAfterMs)} (backups blocked)`,
+    `  suspension            after ${humanDuration(policy.suspendAfterMs)} (servers stopped, nothing deleted)`,
+    `  retained              after ${humanDuration(policy.retainAfterMs)}`,
+    `  deletion review due   ${humanDuration(policy.retentionMs)} after retained (a person decides)`,
+  ];
+}
