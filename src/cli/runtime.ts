@@ -3,6 +3,7 @@
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { ConfigError, loadConfig, type Config } from '../config/env.js';
 import { createPrisma, type PrismaClient } from '../db/client.js';
+import { HINTS, postgresAddress, reasonOf } from '../platform/dependencies.js';
 import { connectClient } from '../temporal/connection.js';
 import { createLadderClient, type LadderClient } from '../temporal/ladder-client.js';
 import { notificationTaskQueuesFor } from '../workflows/definitions.js';
@@ -103,8 +104,9 @@ export async function withRealDeps(run: (deps: CliDeps) => Promise<void>): Promi
       try {
         client = await connectClient(config.env);
       } catch (error) {
+        const address = config.env.TEMPORAL_ADDRESS;
         throw new CliError(
-          `cannot reach Temporal at ${config.env.TEMPORAL_ADDRESS}: ${error instanceof Error ? error.message : String(error)}`,
+          `cannot reach Temporal at ${address} (${reasonOf(error)}): ${HINTS.Temporal(address)}`,
           EXIT.unavailable,
         );
       }
@@ -126,11 +128,32 @@ export async function withRealDeps(run: (deps: CliDeps) => Promise<void>): Promi
       },
       out: process.stdout,
       err: process.stderr,
+    }).catch((error: unknown) => {
+      throw explainDatabaseFailure(error, config.env.DATABASE_URL);
     });
   } finally {
     await db.$disconnect().catch(() => undefined);
     await client?.connection.close().catch(() => undefined);
   }
+}
+
+/** PostgreSQL not there, or there without the billing tables: say where and what to do. */
+function explainDatabaseFailure(error: unknown, databaseUrl: string): unknown {
+  const code = (error as { code?: unknown } | null)?.code;
+  const address = postgresAddress(databaseUrl);
+  if (code === 'P1001' || code === 'ECONNREFUSED' || /Can't reach database server/.test(String(error))) {
+    return new CliError(
+      `cannot reach PostgreSQL at ${address} (${reasonOf(error)}): ${HINTS.PostgreSQL(address)}`,
+      EXIT.unavailable,
+    );
+  }
+  if (code === 'P2021') {
+    return new CliError(
+      `the database at ${address} has no billing tables: apply the migrations (npm run migrate:deploy), or use the one \`npm run dev\` starts`,
+      EXIT.unavailable,
+    );
+  }
+  return error;
 }
 
 export async function requireAccount(db: PrismaClient, accountId: string) {

@@ -47,6 +47,7 @@ export function reasonOf(error: unknown): string {
   const refused = /ConnectionRefused|ECONNREFUSED|Connection refused/i.test(text);
   if (refused) return 'connection refused';
   if (/deadline/i.test(text)) return 'no answer before the deadline';
+  if (/Can't reach database server/i.test(text)) return 'no answer';
   if (/ENOTFOUND|failed to lookup|Name or service not known/i.test(text)) return 'host not found';
   return (lines.at(-1) ?? 'unknown error').slice(0, 200);
 }

@@ -7,7 +7,10 @@ import type { Logger } from '../logger.js';
  * Lines the SDK writes at WARN that are expected here: the notification workers poll activity
  * task queues only, by design (rate-limited queues for emails and Discord posts).
  */
-const EXPECTED = [/^No workflows registered, not polling for workflow tasks/];
+const EXPECTED = [
+  /^No workflows registered, not polling for workflow tasks/,
+  /^No Nexus services registered/,
+];
 
 const LEVELS: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = {
   TRACE: 'trace',
