@@ -114,14 +114,18 @@ function reachableBinaries(bin: Binaries, who: RunAs): Binaries {
   const native = path.dirname(path.dirname(bin.postgres));
   const copy = path.join(RUNTIME_DIR, `postgres-${bin.version}`);
   const inCopy = (file: string) => path.join(copy, path.relative(native, file));
-  if (!fs.existsSync(path.join(copy, '.complete'))) {
-    const partial = `${copy}.partial-${process.pid}`;
-    fs.rmSync(partial, { recursive: true, force: true });
+  // Only a complete copy is ever renamed into place, so one that exists is complete; several
+  // processes starting at once (parallel tests) each build their own and the first rename wins.
+  if (!fs.existsSync(copy)) {
+    const partial = `${copy}.partial-${process.pid}-${randomBytes(4).toString('hex')}`;
     fs.cpSync(native, partial, { recursive: true, verbatimSymlinks: true });
     restrictTree(partial);
-    fs.writeFileSync(path.join(partial, '.complete'), `${bin.version}\n`, { mode: 0o644 });
-    fs.rmSync(copy, { recursive: true, force: true });
-    fs.renameSync(partial, copy);
+    try {
+      fs.renameSync(partial, copy);
+    } catch (error) {
+      fs.rmSync(partial, { recursive: true, force: true });
+      if (!fs.existsSync(copy)) throw error;
+    }
   }
   ensureRootFolder(copy, 0o755);
   return { ...bin, initdb: inCopy(bin.initdb), postgres: inCopy(bin.postgres) };
@@ -180,10 +184,14 @@ function reachableDataDir(requested: string, who: RunAs): string {
   return data;
 }
 
-/** Clusters whose link was deleted (a clean start) and whose server is not running. */
+/**
+ * Clusters whose link was deleted (a clean start) and whose server is not running. Only ones
+ * older than a few minutes: a cluster another process is creating right now has no link yet.
+ */
 function removeAbandonedClusters() {
   for (const name of fs.readdirSync(CLUSTERS())) {
     const cluster = path.join(CLUSTERS(), name);
+    if (Date.now() - fs.statSync(cluster).mtimeMs < 10 * 60_000) continue;
     const data = path.join(cluster, 'data');
     let from = '';
     try {
