@@ -21,9 +21,14 @@ const docFiles = (): string[] =>
       f === 'README.md' || f === 'CONTRIBUTING.md' || f === 'bench/README.md' || /^docs\/.+\.md$/.test(f),
   );
 
-/** Markdown without fenced code blocks and inline code, where link syntax is only text. */
+/** Markdown without fenced code blocks, where `#` starts a comment, not a heading. */
+function withoutFences(markdown: string): string {
+  return markdown.replace(/^(```|~~~)[^\n]*\n[\s\S]*?^\1[^\n]*$/gm, '');
+}
+
+/** ... and without inline code, where link syntax is only text. */
 function prose(markdown: string): string {
-  return markdown.replace(/^(```|~~~)[^\n]*\n[\s\S]*?^\1[^\n]*$/gm, '').replace(/`[^`\n]*`/g, '');
+  return withoutFences(markdown).replace(/`[^`\n]*`/g, '');
 }
 
 /** Link targets of inline links `[text](target)` and images. */
@@ -35,7 +40,7 @@ export function linkTargets(markdown: string): string[] {
 export function headingAnchors(markdown: string): Set<string> {
   const anchors = new Set<string>();
   const seen = new Map<string, number>();
-  for (const match of prose(markdown).matchAll(/^#{1,6}\s+(.+?)\s*#*\s*$/gm)) {
+  for (const match of withoutFences(markdown).matchAll(/^#{1,6}\s+(.+?)\s*#*\s*$/gm)) {
     const base = match[1]!
       .replace(/\[([^\]]*)\]\([^)]*\)/g, '$1')
       .toLowerCase()
@@ -121,7 +126,8 @@ describe('documentation', () => {
     expect(
       brokenLinks(
         'docs/x.md',
-        '[a](design.md) [b](nope.md) [c](design.md#gates) [d](design.md#nope) [e](../../etc)',
+        '[a](design.md) [b](nope.md) [c](design.md#gates) [d](design.md#nope) [e](../../etc) ' +
+          '[f](../CONTRIBUTING.md#what-npm-run-dev-gives-you)',
       ),
     ).toEqual([
       'docs/x.md: nope.md does not exist',
