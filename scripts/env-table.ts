@@ -1,5 +1,5 @@
-// The README's configuration table, generated from .env.example so the two cannot drift:
-// `npm run docs:env` rewrites it; test/unit/env-table.test.ts fails when they differ.
+// The configuration table of docs/configuration.md, generated from .env.example so the two
+// cannot drift: `npm run docs:env` rewrites it; test/unit/env-table.test.ts fails when they differ.
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -71,27 +71,29 @@ export function tableCells(markdown: string): string[][] {
     );
 }
 
-export function readmeTable(readme: string): string {
-  const start = readme.indexOf(START);
-  const end = readme.indexOf(END);
-  if (start < 0 || end < start) throw new Error(`README.md has no ${START} … ${END} block`);
-  return readme.slice(start + START.length, end);
+/** The document that holds the generated table, relative to the repository root. */
+export const CONFIGURATION_DOC = 'docs/configuration.md';
+
+export function documentedTable(doc: string): string {
+  const start = doc.indexOf(START);
+  const end = doc.indexOf(END);
+  if (start < 0 || end < start) throw new Error(`${CONFIGURATION_DOC} has no ${START} … ${END} block`);
+  return doc.slice(start + START.length, end);
 }
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
-  const readmePath = path.join(root, 'README.md');
-  const readme = fs.readFileSync(readmePath, 'utf8');
+  const docPath = path.join(root, CONFIGURATION_DOC);
+  const doc = fs.readFileSync(docPath, 'utf8');
   const table = renderEnvTable(envRows(fs.readFileSync(path.join(root, '.env.example'), 'utf8')));
-  const start = readme.indexOf(START);
-  const end = readme.indexOf(END);
+  const start = doc.indexOf(START);
+  const end = doc.indexOf(END);
   if (start < 0 || end < start) {
-    process.stderr.write(`README.md has no ${START} … ${END} block\n`);
+    process.stderr.write(`${CONFIGURATION_DOC} has no ${START} … ${END} block\n`);
     process.exit(1);
   }
-  fs.writeFileSync(
-    readmePath,
-    `${readme.slice(0, start + START.length)}\n\n${table}\n\n${readme.slice(end)}`,
+  fs.writeFileSync(docPath, `${doc.slice(0, start + START.length)}\n\n${table}\n\n${doc.slice(end)}`);
+  process.stdout.write(
+    `${CONFIGURATION_DOC}: configuration table rewritten from .env.example (run prettier on it)\n`,
   );
-  process.stdout.write('README.md: configuration table rewritten from .env.example (run prettier on it)\n');
 }
