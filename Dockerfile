@@ -1,5 +1,5 @@
 # The worker and the HTTP service (same image; docker-compose.yml picks the command).
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 
 WORKDIR /app
 
