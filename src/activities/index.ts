@@ -6,10 +6,10 @@ import {
   NOTIFICATION_MAX_ATTEMPTS,
   type BillingState,
 } from '../workflows/definitions.js';
-import { type Prisma, type PrismaClient, isUniqueViolation } from '../db/client.js';
-import { type Logger } from '../logger.js';
+import { type Prisma, type PrismaClient, isUniqueViolation } from '../platform/database.js';
+import { type Logger } from '../platform/logger.js';
 import { formatAmount, renderEmail, type EmailTemplate } from '../notifications/email-templates.js';
-import { ladderTransitions, notificationOutcomes } from '../observability/metrics.js';
+import { ladderTransitions, notificationOutcomes } from '../platform/observability/metrics.js';
 import {
   PermanentDeliveryError,
   RateLimitedError,
@@ -17,8 +17,8 @@ import {
   type ChatMessage,
   type ChatNotifier,
   type EmailSender,
-} from '../ports/notifications.js';
-import { type ServerControl } from '../ports/server-control.js';
+} from '../adapters/ports/notifications.js';
+import { type ServerControl } from '../adapters/ports/server-control.js';
 import { AccountNotFoundError } from './errors.js';
 
 export { AccountNotFoundError };

@@ -2,11 +2,11 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type Stripe from 'stripe';
-import { type PrismaClient } from '../db/client.js';
+import { type PrismaClient } from '../platform/database.js';
 import { type AlertOps } from '../notifications/ops-alerts.js';
-import { type Logger } from '../logger.js';
-import { reconciliationDrift } from '../observability/metrics.js';
-import { type LadderClient } from '../temporal/ladder-client.js';
+import { type Logger } from '../platform/logger.js';
+import { reconciliationDrift } from '../platform/observability/metrics.js';
+import { type LadderClient } from '../ladder/client.js';
 import { reconcileWithStripe, type ReconcileReport } from './reconcile.js';
 
 export interface ReconciliationDeps {

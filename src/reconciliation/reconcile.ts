@@ -3,17 +3,17 @@
 // open that Stripe reports paid or void are settled. A missed webhook heals itself, and a run
 // over a consistent state changes nothing (every effect goes through the webhook's own rules).
 import type Stripe from 'stripe';
-import { type PrismaClient } from '../db/client.js';
+import { type PrismaClient } from '../platform/database.js';
 import {
   applyPaymentFailed,
   applySettled,
   customerIdOf,
   invoiceFacts,
   SETTLED_STATUSES,
-} from '../ingest/invoice-effects.js';
+} from '../webhook/invoice-effects.js';
 import { type AlertOps } from '../notifications/ops-alerts.js';
-import { type Logger } from '../logger.js';
-import { type LadderClient } from '../temporal/ladder-client.js';
+import { type Logger } from '../platform/logger.js';
+import { type LadderClient } from '../ladder/client.js';
 
 export interface ReconcileDeps {
   db: PrismaClient;

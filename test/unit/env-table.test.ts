@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { envRows, readmeTable, renderEnvTable, tableCells } from '../../scripts/env-table.js';
-import { envSchema } from '../../src/config/env.js';
+import { envSchema } from '../../src/platform/config.js';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
 const example = fs.readFileSync(path.join(root, '.env.example'), 'utf8');

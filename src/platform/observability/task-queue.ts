@@ -5,7 +5,7 @@
 import { type Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import { type Logger } from '../logger.js';
-import { type AlertOps } from '../notifications/ops-alerts.js';
+import { type AlertOps } from '../../notifications/ops-alerts.js';
 
 // @temporalio/proto is CommonJS: its namespace is reached through the default export.
 const { TaskQueueType } = proto.temporal.api.enums.v1;

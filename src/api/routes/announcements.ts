@@ -3,10 +3,10 @@
 // and what happens next. Empty for an account in good standing.
 import { type FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { type PrismaClient } from '../../db/client.js';
+import { type PrismaClient } from '../../platform/database.js';
 import { evaluateGate, GATE_ACTIONS, GATE_CODES, GATE_STATES, type GateState } from '../../gates/index.js';
 import { formatAmount } from '../../notifications/email-templates.js';
-import { type LadderClient } from '../../temporal/ladder-client.js';
+import { type LadderClient } from '../../ladder/client.js';
 import { type EnforcementPolicy, type EnforcementStatus } from '../../workflows/definitions.js';
 import { requireToken, type Tokens } from '../auth.js';
 import { accountIdSchema, notFound, parse } from '../validation.js';

@@ -1,4 +1,4 @@
-// `node --import tsx src/temporal/bundle-workflows.ts <out-file>`: bundles the workflows with the
+// `node --import tsx src/platform/temporal/bundle-workflows.ts <out-file>`: bundles the workflows with the
 // SDK's bundler and writes the code to <out-file>. The worker runs this as a child process (see
 // workflow-bundle.ts) so webpack's memory is never part of the long-lived worker.
 import fs from 'node:fs';

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { Connection, Client } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
-import { type Env } from '../config/env.js';
+import { type Env } from '../config.js';
 
 type TemporalEnv = Pick<
   Env,

@@ -1,6 +1,6 @@
 import { type Client } from '@temporalio/client';
 import proto from '@temporalio/proto';
-import { SEARCH_ATTRIBUTES } from '../workflows/definitions.js';
+import { SEARCH_ATTRIBUTES } from '../../workflows/definitions.js';
 
 // @temporalio/proto is CommonJS: its namespace is reached through the default export.
 type IndexedValueType = proto.temporal.api.enums.v1.IndexedValueType;

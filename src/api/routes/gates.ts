@@ -3,9 +3,9 @@
 import { type FastifyInstance } from 'fastify';
 import pg from 'pg';
 import { z } from 'zod';
-import { type PrismaClient } from '../../db/client.js';
+import { type PrismaClient } from '../../platform/database.js';
 import { evaluateGate, GATE_ACTIONS, GATE_CODES, GATE_STATES, type GateDecision } from '../../gates/index.js';
-import { gateDecisions } from '../../observability/metrics.js';
+import { gateDecisions } from '../../platform/observability/metrics.js';
 import { requireToken, type Tokens } from '../auth.js';
 import { accountIdSchema, notFound, parse, vmidSchema } from '../validation.js';
 

@@ -1,7 +1,7 @@
 import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
-import { type Activities } from '../activities/index.js';
-import { type ReconciliationActivities } from '../reconciliation/activities.js';
-import { notificationTaskQueuesFor } from '../workflows/definitions.js';
+import { type Activities } from '../../activities/index.js';
+import { type ReconciliationActivities } from '../../reconciliation/activities.js';
+import { notificationTaskQueuesFor } from '../../workflows/definitions.js';
 import { bundleWorkflowsOutOfProcess } from './workflow-bundle.js';
 
 export interface BillingWorkerOptions {

@@ -8,9 +8,9 @@ import {
   readBillingState,
   syncAccount,
 } from '../../accounts/sync-account.js';
-import { type PrismaClient } from '../../db/client.js';
+import { type PrismaClient } from '../../platform/database.js';
 import { billingStanding, GATE_CODES, GATE_STATES } from '../../gates/index.js';
-import { type LadderClient } from '../../temporal/ladder-client.js';
+import { type LadderClient } from '../../ladder/client.js';
 import { workflowIdFor, type EnforcementStatus } from '../../workflows/definitions.js';
 import { type Tokens, requireToken } from '../auth.js';
 import { accountIdSchema, notFound, parse, type ErrorResponse } from '../validation.js';

@@ -1,5 +1,5 @@
 // Request validation for the route modules: zod schemas in, 400 with field errors out. The same
-// schemas feed the OpenAPI document (src/http/openapi.ts), so docs and checks cannot drift.
+// schemas feed the OpenAPI document (src/api/openapi.ts), so docs and checks cannot drift.
 import { type FastifyReply } from 'fastify';
 import { z } from 'zod';
 

@@ -1,13 +1,13 @@
 // The HTTP service process. SIGTERM / SIGINT: stop accepting, finish in-flight requests, exit.
 import { activityDepsFromConfig } from '../activities/deps.js';
 import { createActivities } from '../activities/index.js';
-import { loadConfigOrExit } from '../config/env.js';
-import { createPrisma, surviveDatabaseRestarts } from '../db/client.js';
-import { createLogger } from '../logger.js';
+import { loadConfigOrExit } from '../platform/config.js';
+import { createPrisma, surviveDatabaseRestarts } from '../platform/database.js';
+import { createLogger } from '../platform/logger.js';
 import { opsAlerter } from '../notifications/ops-alerts.js';
-import { startStalenessCheck } from '../observability/staleness-service.js';
-import { connectClient } from '../temporal/connection.js';
-import { buildServer } from './server.js';
+import { startStalenessCheck } from '../platform/observability/staleness-service.js';
+import { connectClient } from '../platform/temporal/connection.js';
+import { buildServer } from './app.js';
 
 const config = loadConfigOrExit();
 const logger = createLogger(config.env.LOG_LEVEL, 'http');

@@ -2,11 +2,11 @@
 // genuine current Stripe delivery (nothing is recorded), 200 once the event is recorded and its
 // effect accepted (also for types we ignore), 5xx when we failed, so Stripe retries for 3 days.
 import { type FastifyInstance } from 'fastify';
-import { type Logger } from '../../logger.js';
-import { webhookDuration, webhookEvents } from '../../observability/metrics.js';
-import { type StripeEventIngest } from '../../ingest/ingest-stripe-event.js';
-import { verifyStripeWebhook, WebhookRejectedError } from '../../stripe/verify.js';
-import { unavailableDependency } from '../dependency-errors.js';
+import { type Logger } from '../platform/logger.js';
+import { webhookDuration, webhookEvents } from '../platform/observability/metrics.js';
+import { type StripeEventIngest } from './ingest.js';
+import { verifyStripeWebhook, WebhookRejectedError } from './verify-signature.js';
+import { unavailableDependency } from './dependency-errors.js';
 
 export interface StripeWebhookDeps {
   secrets: readonly string[];

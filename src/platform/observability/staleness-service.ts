@@ -1,9 +1,9 @@
 // Wires the staleness check into the HTTP service process from configuration. It lives there,
 // not in the worker, because its job is to notice that the worker is gone or stuck.
 import { type Client } from '@temporalio/client';
-import { type Config } from '../config/env.js';
+import { type Config } from '../config.js';
 import { type Logger } from '../logger.js';
-import { type AlertOps } from '../notifications/ops-alerts.js';
+import { type AlertOps } from '../../notifications/ops-alerts.js';
 import { createStalenessCheck, describeTaskQueueHealth, type StalenessThresholds } from './task-queue.js';
 
 export function stalenessThresholds(config: Config): StalenessThresholds {

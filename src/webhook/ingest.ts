@@ -2,10 +2,10 @@
 // the account's lock. A failure leaves the row `failed` and surfaces to the caller, so the
 // webhook answers 5xx and Stripe's retry brings the event back for another attempt.
 import type Stripe from 'stripe';
-import { Prisma, utcTimestamp, type Db, type PrismaClient } from '../db/client.js';
-import { type Logger } from '../logger.js';
+import { Prisma, utcTimestamp, type Db, type PrismaClient } from '../platform/database.js';
+import { type Logger } from '../platform/logger.js';
 import { type AlertOps } from '../notifications/ops-alerts.js';
-import { type LadderClient } from '../temporal/ladder-client.js';
+import { type LadderClient } from '../ladder/client.js';
 import {
   applyPaymentFailed,
   applySettled,

@@ -6,10 +6,10 @@ import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/cl
 import { auditTrail } from '../../accounts/audit-trail.js';
 import { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { type PrismaClient } from '../../db/client.js';
+import { type PrismaClient } from '../../platform/database.js';
 import { GATE_STATES } from '../../gates/index.js';
-import { type LadderClient } from '../../temporal/ladder-client.js';
-import { adminInputSchema, extendGraceInputSchema } from '../../accounts/admin-input.js';
+import { type LadderClient } from '../../ladder/client.js';
+import { adminInputSchema, extendGraceInputSchema } from '../../accounts/admin-update-schemas.js';
 import { type AdminUpdateName, type EnforcementStatus } from '../../workflows/definitions.js';
 import { requireToken, type Tokens } from '../auth.js';
 import { accountIdSchema, notFound, parse, vmidSchema, type ErrorResponse } from '../validation.js';

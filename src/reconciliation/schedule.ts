@@ -1,7 +1,7 @@
 // The reconciliation Schedule: created (or brought up to date) whenever a worker starts, so a
 // fresh deployment and a changed interval need no separate step.
 import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
-import { type Logger } from '../logger.js';
+import { type Logger } from '../platform/logger.js';
 import { RECONCILIATION_SCHEDULE_ID, type reconciliationWorkflow } from '../workflows/reconciliation.js';
 
 export async function ensureReconciliationSchedule(

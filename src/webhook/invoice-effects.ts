@@ -4,8 +4,8 @@
 // invoice (paid and void are final in Stripe) never starts a ladder again. Shared by the
 // webhook and the reconciliation, which both call it under the account's lock.
 import type Stripe from 'stripe';
-import { utcTimestamp, type Db } from '../db/client.js';
-import { type LadderClient } from '../temporal/ladder-client.js';
+import { utcTimestamp, type Db } from '../platform/database.js';
+import { type LadderClient } from '../ladder/client.js';
 
 export const SETTLED_STATUSES = ['paid', 'void'] as const;
 

@@ -1,12 +1,12 @@
 import { type Client } from '@temporalio/client';
 import { type FastifyInstance } from 'fastify';
-import { type PrismaClient } from '../../db/client.js';
+import { type PrismaClient } from '../../platform/database.js';
 import {
   describeTaskQueueHealth,
   evaluateStaleness,
   type StalenessThresholds,
   type TaskQueueReport,
-} from '../../observability/task-queue.js';
+} from '../../platform/observability/task-queue.js';
 
 export interface HealthDeps {
   db: PrismaClient;

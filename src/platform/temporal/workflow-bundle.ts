@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const workflowsPath = createRequire(import.meta.url).resolve('../workflows/index.ts');
+export const workflowsPath = createRequire(import.meta.url).resolve('../../workflows/index.ts');
 const script = fileURLToPath(new URL('./bundle-workflows.ts', import.meta.url));
 
 /** The bundle's code, read from the child's output file (which is removed again). */
