@@ -11,6 +11,7 @@ import {
   invoiceFacts,
   SETTLED_STATUSES,
 } from '../webhook/invoice-effects.js';
+import { lockStripeAccount } from '../webhook/sql/billing-account.js';
 import { type AlertOps } from '../notifications/ops-alerts.js';
 import { type Logger } from '../platform/logger.js';
 import { type LadderClient } from '../ladder/client.js';
@@ -36,8 +37,6 @@ export interface ReconcileReport {
   belowMinimum: number;
   unknownToStripe: number;
 }
-
-const lockAccount = (accountId: string) => `stripe-account:${accountId}`;
 
 function isMissing(error: unknown): boolean {
   return (
@@ -79,7 +78,7 @@ export async function reconcileWithStripe(deps: ReconcileDeps, runKey: string): 
     const accountId = account.id;
     const result = await db.$transaction(
       async (tx) => {
-        await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${lockAccount(accountId)}))`;
+        await lockStripeAccount(tx, accountId);
         const row = await tx.invoice.findUnique({ where: { id: invoice.id } });
         if (row && row.status === 'open' && (await ladder.isRunning(accountId))) return 'tracked' as const;
         return applyPaymentFailed(
@@ -124,7 +123,7 @@ export async function reconcileWithStripe(deps: ReconcileDeps, runKey: string): 
     const accountId = row.accountId!;
     await db.$transaction(
       async (tx) => {
-        await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${lockAccount(accountId)}))`;
+        await lockStripeAccount(tx, accountId);
         await applySettled(
           tx,
           { ladder },

@@ -2,7 +2,7 @@
 // the account's lock. A failure leaves the row `failed` and surfaces to the caller, so the
 // webhook answers 5xx and Stripe's retry brings the event back for another attempt.
 import type Stripe from 'stripe';
-import { Prisma, utcTimestamp, type Db, type PrismaClient } from '../platform/database.js';
+import { type Prisma, type PrismaClient } from '../platform/database.js';
 import { type Logger } from '../platform/logger.js';
 import { type AlertOps } from '../notifications/ops-alerts.js';
 import { type LadderClient } from '../ladder/client.js';
@@ -14,6 +14,13 @@ import {
   invoiceFacts,
   type EffectResult,
 } from './invoice-effects.js';
+import {
+  accountIdForCustomer,
+  lockStripeAccount,
+  markDisputed,
+  saveSubscriptionStatus,
+} from './sql/billing-account.js';
+import { markDone, markFailed, readEventStatus, recordDelivery } from './sql/stripe-event-log.js';
 
 export interface IngestDeps {
   db: PrismaClient;
@@ -25,27 +32,6 @@ export interface IngestDeps {
 }
 
 export type IngestStatus = 'processed' | 'ignored' | 'orphan' | 'stale';
-
-interface LogRow {
-  status: string;
-  outcome: string | null;
-  accountId: string | null;
-}
-
-/** Records the outcome, unless the row has moved on (a concurrent copy already recorded one). */
-async function markDone(
-  db: Db,
-  eventId: string,
-  accountId: string | null,
-  effect: { status: IngestStatus; outcome: string },
-  from: string[],
-) {
-  await db.$executeRaw`
-    UPDATE "StripeEventLog"
-    SET status = ${effect.status}::"StripeEventStatus", outcome = ${effect.outcome},
-        "accountId" = ${accountId}, "processedAt" = ${utcTimestamp(new Date())}, error = NULL
-    WHERE id = ${eventId} AND status::text IN (${Prisma.join(from)})`;
-}
 
 export interface IngestResult {
   eventId: string;
@@ -155,20 +141,13 @@ export function createStripeEventIngest(deps: IngestDeps) {
       case 'customer.subscription.deleted': {
         const subscription = event.data.object;
         const status = event.type === 'customer.subscription.deleted' ? 'canceled' : subscription.status;
-        const updated = await tx.billingAccount.updateMany({
-          where: {
-            id: accountId,
-            OR: [{ subscriptionEventAt: null }, { subscriptionEventAt: { lte: eventCreated } }],
-          },
-          data: { subscriptionStatus: status, subscriptionEventAt: eventCreated },
-        });
-        return updated.count === 1
+        return (await saveSubscriptionStatus(tx, accountId, status, eventCreated))
           ? { status: 'processed', outcome: `subscription ${subscription.id} is ${status}` }
           : { status: 'stale', outcome: 'older than the last subscription event applied' };
       }
       case 'charge.dispute.created': {
         const dispute = event.data.object;
-        await tx.billingAccount.update({ where: { id: accountId }, data: { disputed: true } });
+        await markDisputed(tx, accountId);
         const frozen = await ladder.disputeOpened(accountId, {
           disputeId: dispute.id,
           eventId: event.id,
@@ -195,15 +174,8 @@ export function createStripeEventIngest(deps: IngestDeps) {
     const { objectId, customerId: named } = subjectOf(event);
     const base = { eventId: event.id, type: event.type };
 
-    // 1. Durably recorded before anything else; a redelivery only counts the attempt. Raw SQL
-    // on the path every event takes (see invoice-effects.ts for why).
-    const [row] = await db.$queryRaw<LogRow[]>`
-      INSERT INTO "StripeEventLog" (id, type, "createdAt", "objectId", payload, attempts)
-      VALUES (${event.id}, ${event.type}, ${utcTimestamp(new Date(event.created * 1000))}, ${objectId},
-              ${JSON.stringify(event)}::jsonb, 1)
-      ON CONFLICT (id) DO UPDATE SET attempts = "StripeEventLog".attempts + 1
-      RETURNING status::text AS status, outcome, "accountId"`;
-    if (!row) throw new Error(`the event log did not return ${event.id}`);
+    // 1. Durably recorded before anything else; a redelivery only counts the attempt.
+    const row = await recordDelivery(db, event, objectId);
     if (FINISHED.has(row.status)) {
       return { ...base, status: 'duplicate', outcome: row.outcome ?? row.status, accountId: row.accountId };
     }
@@ -213,11 +185,8 @@ export function createStripeEventIngest(deps: IngestDeps) {
         return await finish(event, null, { status: 'ignored', outcome: `${event.type} is not handled` });
       }
       const customerId = await resolveCustomer(event, named);
-      const [account] = customerId
-        ? await db.$queryRaw<{ id: string }[]>`
-            SELECT id FROM "BillingAccount" WHERE "stripeCustomerId" = ${customerId}`
-        : [];
-      if (!account) {
+      const accountId = customerId ? await accountIdForCustomer(db, customerId) : null;
+      if (!accountId) {
         await deps.alertOps({
           accountId: null,
           key: `stripe:${event.id}:orphan`,
@@ -229,15 +198,13 @@ export function createStripeEventIngest(deps: IngestDeps) {
           outcome: `no account for customer ${customerId ?? '(unknown)'}`,
         });
       }
-      const accountId = account.id;
 
       // 2. Applied once: deliveries for one account queue behind each other, and the row is
       // checked again under the lock (a concurrent copy of this event may have won).
       const result = await db.$transaction(
         async (tx) => {
-          await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${`stripe-account:${accountId}`}))`;
-          const [current] = await tx.$queryRaw<Omit<LogRow, 'accountId'>[]>`
-            SELECT status::text AS status, outcome FROM "StripeEventLog" WHERE id = ${event.id}`;
+          await lockStripeAccount(tx, accountId);
+          const current = await readEventStatus(tx, event.id);
           if (!current) throw new Error(`event ${event.id} vanished from the event log`);
           if (FINISHED.has(current.status)) {
             return { status: 'duplicate' as const, outcome: current.outcome ?? current.status };
@@ -251,11 +218,9 @@ export function createStripeEventIngest(deps: IngestDeps) {
       return { ...base, ...result, accountId };
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
-      await db.stripeEventLog
-        .update({ where: { id: event.id }, data: { status: 'failed', error: message.slice(0, 1000) } })
-        .catch((markError: unknown) =>
-          logger.warn({ eventId: event.id, err: String(markError) }, 'could not mark the event failed'),
-        );
+      await markFailed(db, event.id, message).catch((markError: unknown) =>
+        logger.warn({ eventId: event.id, err: String(markError) }, 'could not mark the event failed'),
+      );
       throw error;
     }
   };
