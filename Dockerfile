@@ -22,6 +22,6 @@ USER node
 # Both processes shut down gracefully on SIGTERM (the worker: stop polling, finish activities).
 STOPSIGNAL SIGTERM
 
-# Default: the worker. The HTTP service: node --import tsx src/http/main.ts
-# (--max-old-space-size: see WORKER_NODE_FLAGS in src/temporal/worker.ts)
+# Default: the worker. The HTTP service: node --import tsx src/api/main.ts
+# (--max-old-space-size: see WORKER_NODE_FLAGS in src/platform/temporal/worker-factory.ts)
 CMD ["node", "--max-old-space-size=256", "--import", "tsx", "src/worker.ts"]

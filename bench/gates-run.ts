@@ -2,7 +2,7 @@
 // --json, so its figures land in the same report.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { projectRoot } from '../src/toolchain/toolchain.js';
+import { projectRoot } from '../src/dev/toolchain.js';
 import { progress } from './lib.js';
 
 export async function runGates(quick: boolean): Promise<Record<string, unknown>> {

@@ -12,13 +12,13 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Client, Connection } from '@temporalio/client';
 import { Command } from 'commander';
-import { loadConfig } from '../src/config/env.js';
-import { createPrisma } from '../src/db/client.js';
+import { loadConfig } from '../src/platform/config.js';
+import { createPrisma } from '../src/platform/database.js';
 import { startEmbeddedPostgres } from '../src/dev/embedded-postgres.js';
 import { GATE_ACTIONS } from '../src/gates/index.js';
-import { buildServer } from '../src/http/server.js';
-import { createLogger } from '../src/logger.js';
-import { projectRoot } from '../src/toolchain/toolchain.js';
+import { buildServer } from '../src/api/app.js';
+import { createLogger } from '../src/platform/logger.js';
+import { projectRoot } from '../src/dev/toolchain.js';
 
 const INTERNAL_TOKEN = 'bench-internal-token-0123456789abcdef';
 const ADMIN_TOKEN = 'bench-admin-token-0123456789abcdefgh';

@@ -13,10 +13,14 @@ import { createActivities } from '../src/activities/index.js';
 import { createDiscordChatNotifier } from '../src/adapters/discord/chat.js';
 import { createRateLimiter } from '../src/adapters/rate-limit.js';
 import { createResendEmailSender } from '../src/adapters/resend/email.js';
-import { loadConfig } from '../src/config/env.js';
-import { createPrisma } from '../src/db/client.js';
-import { createLogger } from '../src/logger.js';
-import { createNotificationWorkers, runWorkers, workflowsPath } from '../src/temporal/worker.js';
+import { loadConfig } from '../src/platform/config.js';
+import { createPrisma } from '../src/platform/database.js';
+import { createLogger } from '../src/platform/logger.js';
+import {
+  createNotificationWorkers,
+  runWorkers,
+  workflowsPath,
+} from '../src/platform/temporal/worker-factory.js';
 import { type billingEnforcementWorkflow } from '../src/workflows/billing-enforcement.js';
 import {
   notificationTaskQueuesFor,

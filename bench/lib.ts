@@ -9,9 +9,9 @@ import { performance } from 'node:perf_hooks';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, makeTelemetryFilterString, Runtime } from '@temporalio/worker';
 import { startEmbeddedPostgres, freePort } from '../src/dev/embedded-postgres.js';
-import { signPayload } from '../src/stripe/event-builders.js';
-import { startTimeSkippingEnvironment } from '../src/toolchain/time-skipping.js';
-import { projectRoot, temporalCliExecutable } from '../src/toolchain/toolchain.js';
+import { signPayload } from '../src/webhook/event-builders.js';
+import { startTimeSkippingEnvironment } from '../src/dev/time-skipping.js';
+import { projectRoot, temporalCliExecutable } from '../src/dev/toolchain.js';
 import { SEARCH_ATTRIBUTES } from '../src/workflows/definitions.js';
 
 export { freePort };

@@ -5,10 +5,10 @@
 // time until every account is `overdue` in PostgreSQL, the worker's RSS and the database size.
 import fs from 'node:fs';
 import path from 'node:path';
-import { loadConfig } from '../src/config/env.js';
-import { createPrisma } from '../src/db/client.js';
-import { WORKER_NODE_FLAGS } from '../src/temporal/worker.js';
-import { projectRoot } from '../src/toolchain/toolchain.js';
+import { loadConfig } from '../src/platform/config.js';
+import { createPrisma } from '../src/platform/database.js';
+import { WORKER_NODE_FLAGS } from '../src/platform/temporal/worker-factory.js';
+import { projectRoot } from '../src/dev/toolchain.js';
 import { type billingEnforcementWorkflow } from '../src/workflows/billing-enforcement.js';
 import { paymentFailedSignal, workflowIdFor, type PaymentFailed } from '../src/workflows/definitions.js';
 import {

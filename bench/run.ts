@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
-import { projectRoot, temporalCliExecutable } from '../src/toolchain/toolchain.js';
+import { projectRoot, temporalCliExecutable } from '../src/dev/toolchain.js';
 import { runGates } from './gates-run.js';
 import { herdDefaults, runHerd } from './herd.js';
 import { openLaddersDefaults, runOpenLadders } from './open-ladders.js';

@@ -9,10 +9,10 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { DEFAULT_DATABASE_POOL_MAX, loadConfig } from '../src/config/env.js';
-import { createPrisma } from '../src/db/client.js';
-import { simulatedEvent } from '../src/stripe/event-builders.js';
-import { projectRoot } from '../src/toolchain/toolchain.js';
+import { DEFAULT_DATABASE_POOL_MAX, loadConfig } from '../src/platform/config.js';
+import { createPrisma } from '../src/platform/database.js';
+import { simulatedEvent } from '../src/webhook/event-builders.js';
+import { projectRoot } from '../src/dev/toolchain.js';
 import { type billingEnforcementWorkflow } from '../src/workflows/billing-enforcement.js';
 import { paymentFailedSignal, workflowIdFor, type PaymentFailed } from '../src/workflows/definitions.js';
 import {

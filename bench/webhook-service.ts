@@ -1,13 +1,13 @@
-// The HTTP service as src/http/main.ts runs it, for the webhook benchmark: the same buildServer
+// The HTTP service as src/api/main.ts runs it, for the webhook benchmark: the same buildServer
 // on the same configuration, plus BENCH_DB_POOL to size the PostgreSQL pool (main.ts uses
 // DATABASE_POOL_MAX) and the ladder client passed in with search attributes published, as on a
 // dev server or cluster.
-import { loadConfigOrExit } from '../src/config/env.js';
-import { createPrisma } from '../src/db/client.js';
-import { buildServer } from '../src/http/server.js';
-import { createLogger } from '../src/logger.js';
-import { connectClient } from '../src/temporal/connection.js';
-import { createLadderClient } from '../src/temporal/ladder-client.js';
+import { loadConfigOrExit } from '../src/platform/config.js';
+import { createPrisma } from '../src/platform/database.js';
+import { buildServer } from '../src/api/app.js';
+import { createLogger } from '../src/platform/logger.js';
+import { connectClient } from '../src/platform/temporal/connection.js';
+import { createLadderClient } from '../src/ladder/client.js';
 
 const config = loadConfigOrExit();
 const logger = createLogger(config.env.LOG_LEVEL, 'http');

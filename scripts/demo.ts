@@ -10,12 +10,12 @@ import { DefaultLogger, makeTelemetryFilterString, Runtime, Worker } from '@temp
 import { Command, Option } from 'commander';
 import { createActivities } from '../src/activities/index.js';
 import { recordingActivityDeps } from '../src/activities/deps.js';
-import { createPrisma } from '../src/db/client.js';
+import { createPrisma } from '../src/platform/database.js';
 import { startEmbeddedPostgres } from '../src/dev/embedded-postgres.js';
-import { createLogger } from '../src/logger.js';
-import { workflowsPath } from '../src/temporal/worker.js';
-import { startTimeSkippingEnvironment } from '../src/toolchain/time-skipping.js';
-import { projectRoot } from '../src/toolchain/toolchain.js';
+import { createLogger } from '../src/platform/logger.js';
+import { workflowsPath } from '../src/platform/temporal/worker-factory.js';
+import { startTimeSkippingEnvironment } from '../src/dev/time-skipping.js';
+import { projectRoot } from '../src/dev/toolchain.js';
 import { type billingEnforcementWorkflow } from '../src/workflows/billing-enforcement.js';
 import {
   invoiceSettledSignal,

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
 import { startEmbeddedPostgres } from '../src/dev/embedded-postgres.js';
-import { projectRoot } from '../src/toolchain/toolchain.js';
+import { projectRoot } from '../src/dev/toolchain.js';
 
 const program = new Command()
   .name('migrate:new')

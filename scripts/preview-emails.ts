@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
 import { EMAIL_TEMPLATES, renderEmail, sampleEmailContext } from '../src/notifications/email-templates.js';
-import { projectRoot } from '../src/toolchain/toolchain.js';
+import { projectRoot } from '../src/dev/toolchain.js';
 
 const program = new Command()
   .name('emails:preview')

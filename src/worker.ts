@@ -2,18 +2,22 @@
 // the grace time, then exit (the SDK installs the signal handlers).
 import { createActivities } from './activities/index.js';
 import { activityDepsFromConfig, describeAdapters } from './activities/deps.js';
-import { loadConfigOrExit } from './config/env.js';
-import { createPrisma, surviveDatabaseRestarts } from './db/client.js';
-import { createLogger } from './logger.js';
+import { loadConfigOrExit } from './platform/config.js';
+import { createPrisma, surviveDatabaseRestarts } from './platform/database.js';
+import { createLogger } from './platform/logger.js';
+import { installTemporalRuntime, serveServiceMetrics } from './platform/observability/worker-metrics.js';
 import { exitIfUnavailable, waitForDependency, waitForPostgres } from './platform/dependencies.js';
-import { installTemporalRuntime, serveServiceMetrics } from './observability/worker-metrics.js';
 import { opsAlerter } from './notifications/ops-alerts.js';
 import { createReconciliationActivities } from './reconciliation/activities.js';
-import { createStripeClient } from './stripe/client.js';
-import { connectClient, connectWorker } from './temporal/connection.js';
-import { createLadderClient } from './temporal/ladder-client.js';
-import { ensureReconciliationSchedule } from './temporal/schedules.js';
-import { createBillingWorker, createNotificationWorkers, runWorkers } from './temporal/worker.js';
+import { createStripeClient } from './adapters/stripe/client.js';
+import { connectClient, connectWorker } from './platform/temporal/connection.js';
+import { createLadderClient } from './ladder/client.js';
+import { ensureReconciliationSchedule } from './reconciliation/schedule.js';
+import {
+  createBillingWorker,
+  createNotificationWorkers,
+  runWorkers,
+} from './platform/temporal/worker-factory.js';
 import { notificationTaskQueuesFor } from './workflows/definitions.js';
 
 const config = loadConfigOrExit();

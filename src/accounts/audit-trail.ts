@@ -1,4 +1,4 @@
-import { type Db } from '../db/client.js';
+import { type Db } from '../platform/database.js';
 
 /** The latest `limit` audit events of an account (BillingEnforcementEvent), oldest first. */
 export async function auditTrail(db: Db, accountId: string, limit: number) {

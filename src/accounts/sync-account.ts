@@ -2,7 +2,7 @@
 // idempotent PUT. Servers dropped from the list are forgotten, unless this service suspended
 // them (their recorded power state is what a restore needs).
 import { z } from 'zod';
-import { type Prisma, type PrismaClient } from '../db/client.js';
+import { type Prisma, type PrismaClient } from '../platform/database.js';
 
 export const serverSchema = z.object({
   vmid: z.number().int().min(100).max(999_999_999),

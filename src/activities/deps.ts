@@ -1,7 +1,7 @@
 import fs from 'node:fs';
-import { type Config } from '../config/env.js';
-import { type PrismaClient } from '../db/client.js';
-import { type Logger } from '../logger.js';
+import { type Config } from '../platform/config.js';
+import { type PrismaClient } from '../platform/database.js';
+import { type Logger } from '../platform/logger.js';
 import { createDiscordChatNotifier } from '../adapters/discord/chat.js';
 import { createProxmoxClient } from '../adapters/proxmox/client.js';
 import { createProxmoxServerControl } from '../adapters/proxmox/server-control.js';

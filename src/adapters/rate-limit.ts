@@ -1,6 +1,6 @@
 // Outgoing calls to providers stay within their published rates. One bucket per provider (and
 // per Discord webhook) per process: with several workers, set the rates per worker.
-import { RateLimitedError } from '../ports/notifications.js';
+import { RateLimitedError } from './ports/notifications.js';
 
 export interface RateLimiter {
   /**

@@ -2,7 +2,7 @@
 // secrets it generated to .data/dev.env, read here when the environment names no database.
 import fs from 'node:fs';
 import path from 'node:path';
-import { projectRoot } from '../toolchain/toolchain.js';
+import { projectRoot } from '../dev/toolchain.js';
 
 export const DEV_ENV_FILE = path.join(projectRoot, '.data', 'dev.env');
 

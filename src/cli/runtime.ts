@@ -1,11 +1,11 @@
 // What every CLI command shares: configuration (only what the CLI uses), lazily opened
 // PostgreSQL and Temporal connections, output streams, and exit codes that scripts can rely on.
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
-import { ConfigError, loadConfig, type Config } from '../config/env.js';
-import { createPrisma, type PrismaClient } from '../db/client.js';
+import { ConfigError, loadConfig, type Config } from '../platform/config.js';
+import { createPrisma, type PrismaClient } from '../platform/database.js';
+import { connectClient } from '../platform/temporal/connection.js';
+import { createLadderClient, type LadderClient } from '../ladder/client.js';
 import { HINTS, postgresAddress, reasonOf } from '../platform/dependencies.js';
-import { connectClient } from '../temporal/connection.js';
-import { createLadderClient, type LadderClient } from '../temporal/ladder-client.js';
 import { notificationTaskQueuesFor } from '../workflows/definitions.js';
 
 /** Exit codes (documented in `billing --help`). */

@@ -10,13 +10,13 @@ import net from 'node:net';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { ConfigError, loadConfig } from '../config/env.js';
+import { ConfigError, loadConfig } from '../platform/config.js';
+import { connectClient } from '../platform/temporal/connection.js';
+import { WORKER_NODE_FLAGS } from '../platform/temporal/worker-factory.js';
+import { registerSearchAttributes } from '../platform/temporal/search-attributes.js';
+import { projectRoot, temporalCliExecutable, toolchainHint } from './toolchain.js';
 import { HINTS, postgresAddress, waitForDependency, waitForPostgres } from '../platform/dependencies.js';
 import { describePolicy } from '../platform/policy-summary.js';
-import { connectClient } from '../temporal/connection.js';
-import { WORKER_NODE_FLAGS } from '../temporal/worker.js';
-import { registerSearchAttributes } from '../temporal/search-attributes.js';
-import { projectRoot, temporalCliExecutable, toolchainHint } from '../toolchain/toolchain.js';
 import { startEmbeddedPostgres } from './embedded-postgres.js';
 
 const dataDir = path.join(projectRoot, '.data');
@@ -325,7 +325,7 @@ async function main() {
 
   const tsx = ['--import', 'tsx'];
   startChild('the worker', process.execPath, [...WORKER_NODE_FLAGS, ...tsx, 'src/worker.ts'], env);
-  startChild('the HTTP service', process.execPath, [...tsx, 'src/http/main.ts'], env);
+  startChild('the HTTP service', process.execPath, [...tsx, 'src/api/main.ts'], env);
 
   const base = `http://${config.env.HOST === '0.0.0.0' ? '127.0.0.1' : config.env.HOST}:${config.env.PORT}`;
   await waitFor(

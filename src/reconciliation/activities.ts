@@ -1,12 +1,12 @@
 // The reconciliation activity: its own factory, next to the ladder's, registered on one worker.
-import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type Stripe from 'stripe';
-import { type PrismaClient } from '../db/client.js';
+import { type PrismaClient } from '../platform/database.js';
 import { type AlertOps } from '../notifications/ops-alerts.js';
-import { type Logger } from '../logger.js';
-import { reconciliationDrift } from '../observability/metrics.js';
-import { type LadderClient } from '../temporal/ladder-client.js';
+import { type Logger } from '../platform/logger.js';
+import { reconciliationDrift } from '../platform/observability/metrics.js';
+import { type LadderClient } from '../ladder/client.js';
+import { heartbeat } from '../activities/attempt.js';
 import { reconcileWithStripe, type ReconcileReport } from './reconcile.js';
 
 export interface ReconciliationDeps {
@@ -20,14 +20,6 @@ export interface ReconciliationDeps {
 }
 
 export type ReconcileOutcome = ({ skipped: false } & ReconcileReport) | { skipped: true; reason: string };
-
-function heartbeat(details: unknown) {
-  try {
-    Context.current().heartbeat(details);
-  } catch {
-    // called outside an activity (tests, the CLI)
-  }
-}
 
 export function createReconciliationActivities(deps: ReconciliationDeps) {
   return {

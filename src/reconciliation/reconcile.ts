@@ -3,17 +3,18 @@
 // open that Stripe reports paid or void are settled. A missed webhook heals itself, and a run
 // over a consistent state changes nothing (every effect goes through the webhook's own rules).
 import type Stripe from 'stripe';
-import { type PrismaClient } from '../db/client.js';
+import { type PrismaClient } from '../platform/database.js';
 import {
   applyPaymentFailed,
   applySettled,
   customerIdOf,
   invoiceFacts,
   SETTLED_STATUSES,
-} from '../ingest/invoice-effects.js';
+} from '../webhook/invoice-effects.js';
+import { lockStripeAccount } from '../webhook/sql/billing-account.js';
 import { type AlertOps } from '../notifications/ops-alerts.js';
-import { type Logger } from '../logger.js';
-import { type LadderClient } from '../temporal/ladder-client.js';
+import { type Logger } from '../platform/logger.js';
+import { type LadderClient } from '../ladder/client.js';
 
 export interface ReconcileDeps {
   db: PrismaClient;
@@ -36,8 +37,6 @@ export interface ReconcileReport {
   belowMinimum: number;
   unknownToStripe: number;
 }
-
-const lockAccount = (accountId: string) => `stripe-account:${accountId}`;
 
 function isMissing(error: unknown): boolean {
   return (
@@ -79,7 +78,7 @@ export async function reconcileWithStripe(deps: ReconcileDeps, runKey: string): 
     const accountId = account.id;
     const result = await db.$transaction(
       async (tx) => {
-        await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${lockAccount(accountId)}))`;
+        await lockStripeAccount(tx, accountId);
         const row = await tx.invoice.findUnique({ where: { id: invoice.id } });
         if (row && row.status === 'open' && (await ladder.isRunning(accountId))) return 'tracked' as const;
         return applyPaymentFailed(
@@ -124,7 +123,7 @@ export async function reconcileWithStripe(deps: ReconcileDeps, runKey: string): 
     const accountId = row.accountId!;
     await db.$transaction(
       async (tx) => {
-        await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${lockAccount(accountId)}))`;
+        await lockStripeAccount(tx, accountId);
         await applySettled(
           tx,
           { ladder },

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { type TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startDevServer, waitFor } from '../../bench/lib.js';
-import { createPrisma, type PrismaClient } from '../../src/db/client.js';
+import { createPrisma, type PrismaClient } from '../../src/platform/database.js';
 import { type billingEnforcementWorkflow } from '../../src/workflows/billing-enforcement.js';
 import {
   notificationTaskQueuesFor,

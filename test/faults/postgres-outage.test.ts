@@ -1,5 +1,5 @@
 // PostgreSQL stopped for 30 s in the middle of a webhook storm. The HTTP service and the worker
-// are the real processes (src/http/main.ts, src/worker.ts), as deployed. The sender behaves like
+// are the real processes (src/api/main.ts, src/worker.ts), as deployed. The sender behaves like
 // Stripe: every non-2xx (or refused connection) is redelivered after a backoff, and some events
 // are delivered twice anyway. Afterwards every event has had its effect exactly once: one
 // `processed` row per event, failures = 1 per invoice in the ladder's status query; and both
@@ -18,10 +18,10 @@ import {
   startDevServer,
   stripeDeliveryHeaders,
 } from '../../bench/lib.js';
-import { createPrisma, type PrismaClient } from '../../src/db/client.js';
+import { createPrisma, type PrismaClient } from '../../src/platform/database.js';
 import { freePort } from '../../src/dev/embedded-postgres.js';
-import { simulatedEvent } from '../../src/stripe/event-builders.js';
-import { projectRoot } from '../../src/toolchain/toolchain.js';
+import { simulatedEvent } from '../../src/webhook/event-builders.js';
+import { projectRoot } from '../../src/dev/toolchain.js';
 import { statusQuery, workflowIdFor } from '../../src/workflows/definitions.js';
 import {
   sleep,
@@ -62,7 +62,7 @@ describe('PostgreSQL stopped for 30 s during a webhook storm', () => {
     worker = await startWorkerProcess(processEnv());
     httpPort = await freePort();
     service = await spawnService(
-      path.join(projectRoot, 'src', 'http', 'main.ts'),
+      path.join(projectRoot, 'src', 'api', 'main.ts'),
       processEnv({ HOST: '127.0.0.1', PORT: String(httpPort), LOG_LEVEL: 'warn' }),
       httpReady(httpPort),
     );

@@ -9,9 +9,9 @@ import { randomUUID } from 'node:crypto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { createPrisma } from '../../src/db/client.js';
+import { createPrisma } from '../../src/platform/database.js';
 import { freePort } from '../../src/dev/embedded-postgres.js';
-import { temporalCliExecutable } from '../../src/toolchain/toolchain.js';
+import { temporalCliExecutable } from '../../src/dev/toolchain.js';
 import { type billingEnforcementWorkflow } from '../../src/workflows/billing-enforcement.js';
 import {
   invoiceSettledSignal,

@@ -1,7 +1,7 @@
 // PUT /v1/accounts/:id (the main API keeps accounts in sync) and GET /v1/accounts/:id/billing.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { simulatedEvent } from '../../src/stripe/event-builders.js';
+import { simulatedEvent } from '../../src/webhook/event-builders.js';
 import { workflowIdFor } from '../../src/workflows/definitions.js';
 import {
   db,

@@ -5,7 +5,7 @@ import { type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { projectRoot } from '../../src/toolchain/toolchain.js';
+import { projectRoot } from '../../src/dev/toolchain.js';
 import { db, seedCustomer, useRunningWorker, useTimeSkippingEnv, waitForState } from './support/harness.js';
 import { buildTestApp, WEBHOOK_SECRET } from './support/http.js';
 

@@ -14,8 +14,8 @@ import { runList } from '../../src/cli/commands/list.js';
 import { runStatus } from '../../src/cli/commands/status.js';
 import { runUpdate } from '../../src/cli/commands/updates.js';
 import { describeFailure, EXIT, type CliDeps } from '../../src/cli/runtime.js';
-import { createLadderClient } from '../../src/temporal/ladder-client.js';
-import { projectRoot } from '../../src/toolchain/toolchain.js';
+import { createLadderClient } from '../../src/ladder/client.js';
+import { projectRoot } from '../../src/dev/toolchain.js';
 import { statusQuery } from '../../src/workflows/definitions.js';
 import {
   db,

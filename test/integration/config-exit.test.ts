@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { projectRoot } from '../../src/toolchain/toolchain.js';
+import { projectRoot } from '../../src/dev/toolchain.js';
 
 const run = promisify(execFile);
 

@@ -2,8 +2,8 @@
 // ladder shortened to seconds: what the time-skipping server cannot show.
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/logger.js';
-import { ensureReconciliationSchedule } from '../../src/temporal/schedules.js';
+import { createLogger } from '../../src/platform/logger.js';
+import { ensureReconciliationSchedule } from '../../src/reconciliation/schedule.js';
 import { SEARCH_ATTRIBUTES, type BillingState } from '../../src/workflows/definitions.js';
 import { RECONCILIATION_SCHEDULE_ID } from '../../src/workflows/reconciliation.js';
 import {

@@ -3,7 +3,7 @@
 import { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type GateAction, type GateState } from '../../src/gates/index.js';
-import { gateDecisions } from '../../src/observability/metrics.js';
+import { gateDecisions } from '../../src/platform/observability/metrics.js';
 import { DAY, db, seedAccount, testPolicy, useTimeSkippingEnv } from './support/harness.js';
 import { adminAuth, buildTestApp, internalAuth } from './support/http.js';
 

@@ -3,7 +3,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../src/activities/index.js';
 import { createDiscordChatNotifier } from '../../src/adapters/discord/chat.js';
-import { PermanentDeliveryError, RateLimitedError } from '../../src/ports/notifications.js';
+import { PermanentDeliveryError, RateLimitedError } from '../../src/adapters/ports/notifications.js';
 import {
   discordBadRequest,
   discordRateLimited,

@@ -11,7 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../src/activities/index.js';
 import { createProxmoxClient, ProxmoxApiError } from '../../src/adapters/proxmox/client.js';
 import { createProxmoxServerControl } from '../../src/adapters/proxmox/server-control.js';
-import { createLogger } from '../../src/logger.js';
+import { createLogger } from '../../src/platform/logger.js';
 import { startProxmoxStandin, type ProxmoxStandin } from '../support/standins/proxmox.js';
 import { db, recordingDeps, seedAccount } from './support/harness.js';
 

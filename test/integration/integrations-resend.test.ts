@@ -3,7 +3,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createRateLimiter } from '../../src/adapters/rate-limit.js';
 import { createResendEmailSender } from '../../src/adapters/resend/email.js';
-import { PermanentDeliveryError, RateLimitedError } from '../../src/ports/notifications.js';
+import { PermanentDeliveryError, RateLimitedError } from '../../src/adapters/ports/notifications.js';
 import {
   resendError,
   resendRateLimited,

@@ -4,8 +4,8 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { createActivities } from '../../src/activities/index.js';
-import { createLadderClient } from '../../src/temporal/ladder-client.js';
-import { createNotificationWorkers, runWorkers } from '../../src/temporal/worker.js';
+import { createLadderClient } from '../../src/ladder/client.js';
+import { createNotificationWorkers, runWorkers } from '../../src/platform/temporal/worker-factory.js';
 import { notificationTaskQueuesFor, workflowIdFor } from '../../src/workflows/definitions.js';
 import {
   db,

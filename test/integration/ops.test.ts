@@ -12,12 +12,15 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createActivities } from '../../src/activities/index.js';
 import { runDoctor } from '../../src/cli/commands/doctor.js';
-import { loadConfig, type Config } from '../../src/config/env.js';
-import { buildServer } from '../../src/http/server.js';
-import { createLogger } from '../../src/logger.js';
+import { loadConfig, type Config } from '../../src/platform/config.js';
+import { buildServer } from '../../src/api/app.js';
+import { createLogger } from '../../src/platform/logger.js';
 import { opsAlerter } from '../../src/notifications/ops-alerts.js';
-import { createStalenessCheck, describeTaskQueueHealth } from '../../src/observability/task-queue.js';
-import { projectRoot, temporalCliExecutable } from '../../src/toolchain/toolchain.js';
+import {
+  createStalenessCheck,
+  describeTaskQueueHealth,
+} from '../../src/platform/observability/task-queue.js';
+import { projectRoot, temporalCliExecutable } from '../../src/dev/toolchain.js';
 import { SEARCH_ATTRIBUTES } from '../../src/workflows/definitions.js';
 import { startProxmoxStandin, type ProxmoxStandin } from '../support/standins/proxmox.js';
 import {

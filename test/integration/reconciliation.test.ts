@@ -5,15 +5,15 @@ import { randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../src/activities/index.js';
-import { createLogger } from '../../src/logger.js';
+import { createLogger } from '../../src/platform/logger.js';
 import { opsAlerter } from '../../src/notifications/ops-alerts.js';
 import {
   createReconciliationActivities,
   type ReconcileOutcome,
 } from '../../src/reconciliation/activities.js';
-import { createStripeClient } from '../../src/stripe/client.js';
-import { buildInvoice, simulatedEvent } from '../../src/stripe/event-builders.js';
-import { createLadderClient } from '../../src/temporal/ladder-client.js';
+import { createStripeClient } from '../../src/adapters/stripe/client.js';
+import { buildInvoice, simulatedEvent } from '../../src/webhook/event-builders.js';
+import { createLadderClient } from '../../src/ladder/client.js';
 import { startStripeStandIn, type StripeStandIn } from '../support/standins/stripe-api.js';
 import {
   db,

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import proto from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
-import { projectRoot } from '../../src/toolchain/toolchain.js';
+import { projectRoot } from '../../src/dev/toolchain.js';
 
 const dir = path.join(projectRoot, 'test', 'histories');
 const files = fs

@@ -7,7 +7,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createActivities, type Activities } from '../../src/activities/index.js';
-import { temporalCliExecutable } from '../../src/toolchain/toolchain.js';
+import { temporalCliExecutable } from '../../src/dev/toolchain.js';
 import {
   db,
   eventsOf,

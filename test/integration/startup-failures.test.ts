@@ -1,11 +1,10 @@
 // A dependency that is not there at start-up: each process says which one, at which address and
 // what to do, in one line without a stack, and exits with 69 (docs: exit codes).
 import { execFile } from 'node:child_process';
-import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, inject, it } from 'vitest';
 import { freePort } from '../../src/dev/embedded-postgres.js';
-import { projectRoot } from '../../src/toolchain/toolchain.js';
+import { projectRoot } from '../../src/dev/toolchain.js';
 import { seedAccount } from './support/harness.js';
 
 const run = promisify(execFile);

@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { simulatedEvent } from '../../src/stripe/event-builders.js';
+import { simulatedEvent } from '../../src/webhook/event-builders.js';
 import { statusQuery } from '../../src/workflows/definitions.js';
 import {
   db,

@@ -3,8 +3,8 @@
 // connections (a TCP proxy in front of each server), not stand-ins for our own code.
 import { Connection, Client } from '@temporalio/client';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { createPrisma } from '../../src/db/client.js';
-import { simulatedEvent } from '../../src/stripe/event-builders.js';
+import { createPrisma } from '../../src/platform/database.js';
+import { simulatedEvent } from '../../src/webhook/event-builders.js';
 import { statusQuery } from '../../src/workflows/definitions.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 import { db, seedCustomer, useRunningWorker, useTimeSkippingEnv, waitForState } from './support/harness.js';

@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { Connection, Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildEvent, signPayload, simulatedEvent } from '../../src/stripe/event-builders.js';
+import { buildEvent, signPayload, simulatedEvent } from '../../src/webhook/event-builders.js';
 import { db, seedAccount } from './support/harness.js';
 import { buildTestApp, WEBHOOK_SECRET, WEBHOOK_SECRET_ROTATED } from './support/http.js';
 import { deliver, logRow } from './support/stripe.js';

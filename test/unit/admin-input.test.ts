@@ -1,7 +1,7 @@
 // The workflow checks admin input by hand (no zod in the workflow bundle); the HTTP API and the
 // CLI check it with zod. Both must accept and refuse the same inputs.
 import { describe, expect, it } from 'vitest';
-import { adminInputSchema, extendGraceInputSchema } from '../../src/accounts/admin-input.js';
+import { adminInputSchema, extendGraceInputSchema } from '../../src/accounts/admin-update-schemas.js';
 import { adminInputIssues } from '../../src/workflows/admin-input.js';
 
 const ok = { actor: 'ops@example', reason: 'customer called' };

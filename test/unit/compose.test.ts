@@ -5,9 +5,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { envSchema } from '../../src/config/env.js';
-import { WORKER_NODE_FLAGS } from '../../src/temporal/worker.js';
-import { projectRoot } from '../../src/toolchain/toolchain.js';
+import { envSchema } from '../../src/platform/config.js';
+import { WORKER_NODE_FLAGS } from '../../src/platform/temporal/worker-factory.js';
+import { projectRoot } from '../../src/dev/toolchain.js';
 import { SEARCH_ATTRIBUTES } from '../../src/workflows/definitions.js';
 
 const read = (file: string) => fs.readFileSync(path.join(projectRoot, file), 'utf8');
@@ -54,7 +54,7 @@ function seconds(duration: string): number {
 
 const graceDefault = envSchema.shape.WORKER_SHUTDOWN_GRACE_SECONDS.parse(undefined);
 
-describe('the required variables (from src/config/env.ts)', () => {
+describe('the required variables (from src/platform/config.ts)', () => {
   it('are the ones without a default', () => {
     expect(REQUIRED).toEqual(['ADMIN_TOKEN', 'DATABASE_URL', 'INTERNAL_API_TOKEN', 'STRIPE_WEBHOOK_SECRET']);
   });
@@ -101,7 +101,7 @@ describe('docker-compose.yml', () => {
       'tsx',
       'src/worker.ts',
     ]);
-    expect(services.http!.command).toEqual(['node', '--import', 'tsx', 'src/http/main.ts']);
+    expect(services.http!.command).toEqual(['node', '--import', 'tsx', 'src/api/main.ts']);
     // The image's default command is the worker, with the same flags.
     expect(read('Dockerfile')).toContain(
       `CMD ${JSON.stringify(['node', ...WORKER_NODE_FLAGS, '--import', 'tsx', 'src/worker.ts']).replaceAll(',', ', ')}`,
@@ -167,7 +167,7 @@ describe('systemd units', () => {
     expect(unit('billing-worker.service')('ExecStart')).toBe(
       `/usr/bin/node ${WORKER_NODE_FLAGS.join(' ')} --import tsx src/worker.ts`,
     );
-    expect(unit('billing-http.service')('ExecStart')).toBe('/usr/bin/node --import tsx src/http/main.ts');
+    expect(unit('billing-http.service')('ExecStart')).toBe('/usr/bin/node --import tsx src/api/main.ts');
   });
 
   it('give the worker longer to stop than its grace time plus the force margin', () => {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { describeAdapters } from '../../src/activities/deps.js';
 import { redactEmailAddresses } from '../../src/activities/index.js';
-import { loadConfig } from '../../src/config/env.js';
+import { loadConfig } from '../../src/platform/config.js';
 import { problemsOf, validEnv } from './support/config.js';
 
 const valid = validEnv;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/env.js';
+import { loadConfig } from '../../src/platform/config.js';
 import { problemsOf, validEnv } from './support/config.js';
 
 const valid = validEnv;

@@ -9,7 +9,7 @@ const root = path.resolve(import.meta.dirname, '..', '..');
 
 function runWith(thrown: string) {
   const script = `
-    import { surviveDatabaseRestarts } from './src/db/client.ts';
+    import { surviveDatabaseRestarts } from './src/platform/database.ts';
     surviveDatabaseRestarts((message) => console.log('survived:', message));
     setTimeout(() => { throw ${thrown}; }, 10);
     setTimeout(() => { console.log('still running'); process.exit(0); }, 200);

@@ -10,7 +10,7 @@ import {
   renderEnvTable,
   tableCells,
 } from '../../scripts/env-table.js';
-import { envSchema } from '../../src/config/env.js';
+import { envSchema } from '../../src/platform/config.js';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
 const example = fs.readFileSync(path.join(root, '.env.example'), 'utf8');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/env.js';
+import { loadConfig } from '../../src/platform/config.js';
 import { describePolicy, humanDuration } from '../../src/platform/policy-summary.js';
 
 const base = {

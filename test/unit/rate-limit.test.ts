@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createRateLimiter, parseRetryAfter } from '../../src/adapters/rate-limit.js';
-import { RateLimitedError } from '../../src/ports/notifications.js';
+import { RateLimitedError } from '../../src/adapters/ports/notifications.js';
 
 /** A clock that only moves when someone sleeps on it. */
 function fakeClock() {

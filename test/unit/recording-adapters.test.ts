@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { createRecordingChatNotifier } from '../../src/adapters/recording/chat.js';
 import { createRecordingEmailSender } from '../../src/adapters/recording/email.js';
 import { RECORDING_KEEP } from '../../src/adapters/recording/recent.js';
-import { createLogger } from '../../src/logger.js';
+import { createLogger } from '../../src/platform/logger.js';
 
 describe('recording adapters', () => {
   it('keep the most recent messages only', async () => {

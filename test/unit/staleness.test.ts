@@ -1,10 +1,10 @@
 // The operations variables and the staleness check's incident logic, on made-up reports (the
 // real server is in test/integration/ops.test.ts).
 import { describe, expect, it } from 'vitest';
-import { type ConfigError, loadConfig } from '../../src/config/env.js';
-import { createLogger } from '../../src/logger.js';
+import { type ConfigError, loadConfig } from '../../src/platform/config.js';
+import { createLogger } from '../../src/platform/logger.js';
 import { type OpsAlert } from '../../src/notifications/ops-alerts.js';
-import { createStalenessCheck, type TaskQueueReport } from '../../src/observability/task-queue.js';
+import { createStalenessCheck, type TaskQueueReport } from '../../src/platform/observability/task-queue.js';
 
 const base = {
   DATABASE_URL: 'postgresql://u:p@localhost:5432/db',

@@ -4,7 +4,7 @@ import {
   RateLimitedError,
   type ChatChannel,
   type ChatNotifier,
-} from '../../ports/notifications.js';
+} from '../ports/notifications.js';
 import { createRateLimiter, type RateLimiter } from '../rate-limit.js';
 
 export interface DiscordChatOptions {

@@ -3,7 +3,7 @@
 // insists on one exact content type. node:https gives us the CA and the token header directly.
 import http from 'node:http';
 import https from 'node:https';
-import { type Logger } from '../../logger.js';
+import { type Logger } from '../../platform/logger.js';
 
 export interface ProxmoxClientOptions {
   /** e.g. https://pve1.example.com:8006 (a trailing /api2/json is accepted). */

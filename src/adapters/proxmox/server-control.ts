@@ -1,5 +1,5 @@
-import { type Logger } from '../../logger.js';
-import { type PowerState, type ServerControl, type ServerRef } from '../../ports/server-control.js';
+import { type Logger } from '../../platform/logger.js';
+import { type PowerState, type ServerControl, type ServerRef } from '../ports/server-control.js';
 import { ProxmoxApiError, type ProxmoxClient } from './client.js';
 
 export interface ProxmoxServerControlOptions {

@@ -1,5 +1,5 @@
-import { type Logger } from '../../logger.js';
-import { type ChatChannel, type ChatMessage, type ChatNotifier } from '../../ports/notifications.js';
+import { type Logger } from '../../platform/logger.js';
+import { type ChatChannel, type ChatMessage, type ChatNotifier } from '../ports/notifications.js';
 import { keepRecent } from './recent.js';
 
 /** Local development without Discord webhooks: alerts are printed and kept in the ledger. */

@@ -1,5 +1,5 @@
-import { type Logger } from '../../logger.js';
-import { type EmailMessage, type EmailSender } from '../../ports/notifications.js';
+import { type Logger } from '../../platform/logger.js';
+import { type EmailMessage, type EmailSender } from '../ports/notifications.js';
 import { keepRecent } from './recent.js';
 
 /** Local development without Resend credentials: the message stays in the ledger (`logged`). */

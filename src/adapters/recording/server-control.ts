@@ -1,5 +1,5 @@
-import { type PrismaClient } from '../../db/client.js';
-import { type PowerState, type ServerControl, type ServerRef } from '../../ports/server-control.js';
+import { type PrismaClient } from '../../platform/database.js';
+import { type PowerState, type ServerControl, type ServerRef } from '../ports/server-control.js';
 import { keepRecent } from './recent.js';
 
 /**

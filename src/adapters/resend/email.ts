@@ -1,6 +1,6 @@
 import { Resend } from 'resend';
-import { type Logger } from '../../logger.js';
-import { PermanentDeliveryError, RateLimitedError, type EmailSender } from '../../ports/notifications.js';
+import { type Logger } from '../../platform/logger.js';
+import { PermanentDeliveryError, RateLimitedError, type EmailSender } from '../ports/notifications.js';
 import { parseRetryAfter, type RateLimiter } from '../rate-limit.js';
 
 /** Resend's answer to a key already in flight: the other request will finish, so try again. */

@@ -4,7 +4,7 @@
 import fs from 'node:fs/promises';
 import { type Command } from 'commander';
 import { z } from 'zod';
-import { isUniqueViolation, type PrismaClient } from '../../db/client.js';
+import { isUniqueViolation, type PrismaClient } from '../../platform/database.js';
 import { CliError, EXIT, printJson, println, withRealDeps, type CliDeps } from '../runtime.js';
 
 const serverSchema = z

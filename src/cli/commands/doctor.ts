@@ -6,16 +6,16 @@ import path from 'node:path';
 import { type Client } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import { type Command } from 'commander';
-import { type Config } from '../../config/env.js';
-import { createPrisma, type PrismaClient } from '../../db/client.js';
+import { type Config } from '../../platform/config.js';
+import { createPrisma, type PrismaClient } from '../../platform/database.js';
 import {
   describeTaskQueueHealth,
   evaluateStaleness,
   type TaskQueueReport,
-} from '../../observability/task-queue.js';
-import { stalenessThresholds } from '../../observability/staleness-service.js';
-import { connectClient } from '../../temporal/connection.js';
-import { projectRoot } from '../../toolchain/toolchain.js';
+} from '../../platform/observability/task-queue.js';
+import { stalenessThresholds } from '../../platform/observability/staleness-service.js';
+import { connectClient } from '../../platform/temporal/connection.js';
+import { projectRoot } from '../../dev/toolchain.js';
 import { SEARCH_ATTRIBUTES } from '../../workflows/definitions.js';
 import { RECONCILIATION_SCHEDULE_ID } from '../../workflows/reconciliation.js';
 import { CliError, EXIT, loadCliConfig, printJson, println, type Output } from '../runtime.js';

@@ -1,7 +1,7 @@
 // `billing reconcile`: one reconciliation run now, through Temporal (the worker holds the Stripe
 // key), waiting for its report — the same run the hourly Schedule starts.
 import { type Command } from 'commander';
-import { connectClient } from '../../temporal/connection.js';
+import { connectClient } from '../../platform/temporal/connection.js';
 import { type ReconcileOutcome } from '../../reconciliation/activities.js';
 import { type reconciliationWorkflow } from '../../workflows/reconciliation.js';
 import { CliError, EXIT, loadCliConfig, printJson, println, type Output } from '../runtime.js';

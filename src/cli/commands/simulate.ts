@@ -3,13 +3,13 @@
 // webhook, so the whole path — verification, event log, ladder — runs as in production.
 import { type Command, Option } from 'commander';
 import { z } from 'zod';
-import { createPrisma } from '../../db/client.js';
+import { createPrisma } from '../../platform/database.js';
 import {
   SIMULATED_KINDS,
   signPayload,
   simulatedEvent,
   type SimulatedKind,
-} from '../../stripe/event-builders.js';
+} from '../../webhook/event-builders.js';
 import { CliError, EXIT, printJson, println, wholeNumber, type Output } from '../runtime.js';
 
 export interface SimulateOptions {

@@ -1,7 +1,7 @@
 // The admin updates of a running ladder: pause, resume, extend, restore, release-hold,
 // approve-deletion-review. The workflow validates each again and writes the audit row itself.
 import { type Command } from 'commander';
-import { adminInputSchema, extendGraceInputSchema } from '../../accounts/admin-input.js';
+import { adminInputSchema, extendGraceInputSchema } from '../../accounts/admin-update-schemas.js';
 import { type AdminUpdateName, type EnforcementStatus } from '../../workflows/definitions.js';
 import {
   CliError,

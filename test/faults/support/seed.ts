@@ -1,4 +1,4 @@
-import { type PrismaClient } from '../../../src/db/client.js';
+import { type PrismaClient } from '../../../src/platform/database.js';
 
 /** An account (`cus_<id>`, an email) with one open invoice `in_<id>` of 25.00 USD. */
 export function seedAccountWithOpenInvoice(db: PrismaClient, id: string) {

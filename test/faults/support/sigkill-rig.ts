@@ -6,8 +6,8 @@ import { type WorkflowHandle } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { expect, inject } from 'vitest';
-import { createPrisma, type PrismaClient } from '../../../src/db/client.js';
-import { temporalCliExecutable } from '../../../src/toolchain/toolchain.js';
+import { createPrisma, type PrismaClient } from '../../../src/platform/database.js';
+import { temporalCliExecutable } from '../../../src/dev/toolchain.js';
 import { type billingEnforcementWorkflow } from '../../../src/workflows/billing-enforcement.js';
 import {
   invoiceSettledSignal,

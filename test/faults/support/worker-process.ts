@@ -5,11 +5,15 @@
 import { createActivities } from '../../../src/activities/index.js';
 import { activityDepsFromConfig } from '../../../src/activities/deps.js';
 import { createDiscordChatNotifier } from '../../../src/adapters/discord/chat.js';
-import { loadConfigOrExit } from '../../../src/config/env.js';
-import { createPrisma } from '../../../src/db/client.js';
-import { createLogger } from '../../../src/logger.js';
-import { connectWorker } from '../../../src/temporal/connection.js';
-import { createBillingWorker, createNotificationWorkers, runWorkers } from '../../../src/temporal/worker.js';
+import { loadConfigOrExit } from '../../../src/platform/config.js';
+import { createPrisma } from '../../../src/platform/database.js';
+import { createLogger } from '../../../src/platform/logger.js';
+import { connectWorker } from '../../../src/platform/temporal/connection.js';
+import {
+  createBillingWorker,
+  createNotificationWorkers,
+  runWorkers,
+} from '../../../src/platform/temporal/worker-factory.js';
 import { activitiesWithTripwire, providersWithTripwire } from './tripwire.js';
 
 const config = loadConfigOrExit();

@@ -9,8 +9,8 @@ import { promisify } from 'node:util';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import type {} from 'vitest';
 import type { TestProject } from 'vitest/node';
-import { projectRoot } from '../../../src/toolchain/toolchain.js';
-import { workflowsPath } from '../../../src/temporal/worker.js';
+import { projectRoot } from '../../../src/dev/toolchain.js';
+import { workflowsPath } from '../../../src/platform/temporal/worker-factory.js';
 
 const run = promisify(execFile);
 

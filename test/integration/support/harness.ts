@@ -10,10 +10,10 @@ import { type WorkflowHandle } from '@temporalio/client';
 import { afterAll, afterEach, beforeAll, inject } from 'vitest';
 import { recordingActivityDeps } from '../../../src/activities/deps.js';
 import { createActivities, type ActivityDeps } from '../../../src/activities/index.js';
-import { createPrisma, type PrismaClient } from '../../../src/db/client.js';
-import { createLogger } from '../../../src/logger.js';
-import { startTimeSkippingEnvironment } from '../../../src/toolchain/time-skipping.js';
-import { projectRoot, temporalCliExecutable } from '../../../src/toolchain/toolchain.js';
+import { createPrisma, type PrismaClient } from '../../../src/platform/database.js';
+import { createLogger } from '../../../src/platform/logger.js';
+import { startTimeSkippingEnvironment } from '../../../src/dev/time-skipping.js';
+import { projectRoot, temporalCliExecutable } from '../../../src/dev/toolchain.js';
 import {
   invoiceSettledSignal,
   paymentFailedSignal,

@@ -2,11 +2,11 @@
 // client (time-skipping or dev server), driven with fastify's inject (no socket needed).
 import { type Client } from '@temporalio/client';
 import { inject } from 'vitest';
-import { loadConfig, type Config } from '../../../src/config/env.js';
-import { type PrismaClient } from '../../../src/db/client.js';
-import { createLogger } from '../../../src/logger.js';
-import { buildServer } from '../../../src/http/server.js';
-import { createLadderClient } from '../../../src/temporal/ladder-client.js';
+import { loadConfig, type Config } from '../../../src/platform/config.js';
+import { type PrismaClient } from '../../../src/platform/database.js';
+import { createLogger } from '../../../src/platform/logger.js';
+import { buildServer } from '../../../src/api/app.js';
+import { createLadderClient } from '../../../src/ladder/client.js';
 import { type EnforcementPolicy } from '../../../src/workflows/definitions.js';
 import { db, recordingDeps, testPolicy } from './harness.js';
 

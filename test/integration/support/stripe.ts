@@ -1,6 +1,6 @@
 // Delivering Stripe-shaped, Stripe-signed events to the app the way Stripe does.
 import { type FastifyInstance } from 'fastify';
-import { signPayload } from '../../../src/stripe/event-builders.js';
+import { signPayload } from '../../../src/webhook/event-builders.js';
 import { db } from './harness.js';
 import { WEBHOOK_SECRET } from './http.js';
 

@@ -1,6 +1,6 @@
 // The smallest valid environment, and the problems a rejected one reports.
 import { expect } from 'vitest';
-import { ConfigError, loadConfig } from '../../../src/config/env.js';
+import { ConfigError, loadConfig } from '../../../src/platform/config.js';
 
 export const validEnv = {
   DATABASE_URL: 'postgresql://u:p@localhost:5432/billing',

@@ -1,0 +1,201 @@
+// The account's place on the ladder, as the database records it, and the audit trail of each
+// step. Every write is keyed by (workflowId, runId, step): a retried activity finds its audit
+// row and applies nothing.
+import { type BillingState } from '../workflows/definitions.js';
+import { type Prisma, type PrismaClient } from '../platform/database.js';
+import { type Logger } from '../platform/logger.js';
+import { ladderTransitions } from '../platform/observability/metrics.js';
+import { stepKey, writeEventOnce, type AuditHelpers } from './audit.js';
+import { type Enforcing } from './enforcing.js';
+
+export interface TransitionInput {
+  accountId: string;
+  workflowId: string;
+  runId: string;
+  /** Unique within the run, e.g. "3:final_warning". */
+  step: string;
+  to: BillingState;
+  /** Workflow time of the transition (ISO). */
+  at: string;
+  dryRun: boolean;
+  actor?: string;
+  reason?: string;
+  detail?: Record<string, unknown>;
+  retainUntil?: string;
+}
+
+export interface AuditInput {
+  accountId: string;
+  workflowId: string;
+  runId: string;
+  step: string;
+  kind: string;
+  at: string;
+  actor: string;
+  reason?: string;
+  dryRun?: boolean;
+  detail?: Record<string, unknown>;
+}
+
+// --- The ladder's states as the database sees them --------------------------------------------
+// Which states a transition may leave from (a row in another state is left as it is, and the
+// mismatch logged), and which account columns each state sets.
+
+const ALLOWED_FROM: Record<BillingState, BillingState[] | 'any'> = {
+  active: 'any',
+  overdue: ['active', 'overdue'],
+  final_warning: ['overdue', 'final_warning'],
+  suspended: ['final_warning', 'suspended'],
+  retained: ['suspended', 'retained'],
+};
+
+function stateFields(
+  to: BillingState,
+  at: Date,
+  retainUntil?: string,
+): Prisma.BillingAccountUpdateManyMutationInput {
+  switch (to) {
+    case 'overdue':
+      return { overdueSince: at };
+    case 'final_warning':
+      return { finalWarningAt: at };
+    case 'suspended':
+      return { suspendedAt: at };
+    case 'retained':
+      return { retainedAt: at, retainUntil: retainUntil ? new Date(retainUntil) : null };
+    case 'active':
+      return {
+        restoredAt: at,
+        overdueSince: null,
+        finalWarningAt: null,
+        suspendedAt: null,
+        retainedAt: null,
+        retainUntil: null,
+        deletionReviewDueAt: null,
+        backupsBlocked: false,
+      };
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+
+/** Counts a transition once: a retried activity finds its audit row and applies nothing. */
+const countTransition =
+  (rung: string, dryRun: boolean) =>
+  (result: { applied: boolean }): { applied: boolean } => {
+    if (result.applied) ladderTransitions.inc({ rung, dry_run: String(dryRun) });
+    return result;
+  };
+
+export function ladderStateActivities(
+  deps: { db: PrismaClient; logger: Logger },
+  shared: { audit: AuditHelpers; enforcing: Enforcing },
+) {
+  const { db, logger } = deps;
+  const { audit, enforcing } = shared;
+
+  async function applyTransition(input: TransitionInput, kind: string): Promise<{ applied: boolean }> {
+    await audit.requireAccount(input.accountId);
+    const at = new Date(input.at);
+    const idempotencyKey = stepKey(input);
+    return db.$transaction(async (tx) => {
+      const wrote = await writeEventOnce(tx, {
+        accountId: input.accountId,
+        kind,
+        step: input.step,
+        actor: input.actor ?? 'workflow',
+        reason: input.reason ?? null,
+        dryRun: input.dryRun,
+        detail: (input.detail ?? {}) as Prisma.InputJsonValue,
+        idempotencyKey,
+        workflowId: input.workflowId,
+        runId: input.runId,
+        occurredAt: at,
+      });
+      if (!wrote) return { applied: false };
+      const from = ALLOWED_FROM[input.to];
+      const updated = await tx.billingAccount.updateMany({
+        where: { id: input.accountId, ...(from === 'any' ? {} : { state: { in: from } }) },
+        data: {
+          state: input.to,
+          workflowId: input.workflowId,
+          ...stateFields(input.to, at, input.retainUntil),
+        },
+      });
+      if (updated.count === 0) {
+        logger.warn(
+          { accountId: input.accountId, to: input.to, step: input.step },
+          'account was not in an expected state for this transition',
+        );
+      }
+      return { applied: true };
+    });
+  }
+
+  return {
+    async loadAccountFlags(input: { accountId: string }): Promise<{ exempt: boolean; disputed: boolean }> {
+      const account = await audit.requireAccount(input.accountId);
+      return { exempt: account.enforcementExempt, disputed: account.disputed };
+    },
+
+    async recordTransition(input: TransitionInput): Promise<{ applied: boolean }> {
+      return enforcing('record transition', input, stepKey(input), () =>
+        applyTransition(input, `transition:${input.to}`),
+      ).then(countTransition(input.to, input.dryRun));
+    },
+
+    async markRetained(input: TransitionInput & { retainUntil: string }): Promise<{ applied: boolean }> {
+      return enforcing('mark retained', input, stepKey(input), () =>
+        applyTransition({ ...input, to: 'retained' }, 'transition:retained'),
+      ).then(countTransition('retained', input.dryRun));
+    },
+
+    async flagDeletionReview(input: AuditInput & { dueAt: string }): Promise<{ applied: boolean }> {
+      return enforcing('flag deletion review', input, stepKey(input), async () => {
+        await audit.requireAccount(input.accountId);
+        return db.$transaction(async (tx) => {
+          const wrote = await writeEventOnce(tx, {
+            accountId: input.accountId,
+            kind: 'deletion_review_due',
+            step: input.step,
+            actor: 'workflow',
+            dryRun: input.dryRun ?? false,
+            detail: {
+              dueAt: input.dueAt,
+              note: 'Eligible for deletion review. Nothing is deleted automatically.',
+            },
+            idempotencyKey: stepKey(input),
+            workflowId: input.workflowId,
+            runId: input.runId,
+            occurredAt: new Date(input.at),
+          });
+          if (wrote) {
+            await tx.billingAccount.updateMany({
+              where: { id: input.accountId, state: 'retained' },
+              data: { deletionReviewDueAt: new Date(input.dueAt) },
+            });
+          }
+          return { applied: wrote };
+        });
+      }).then(countTransition('deletion_review_due', input.dryRun ?? false));
+    },
+
+    async recordAudit(input: AuditInput): Promise<{ applied: boolean }> {
+      await audit.requireAccount(input.accountId);
+      const applied = await writeEventOnce(db, {
+        accountId: input.accountId,
+        kind: input.kind,
+        step: input.step,
+        actor: input.actor,
+        reason: input.reason ?? null,
+        dryRun: input.dryRun ?? false,
+        detail: (input.detail ?? {}) as Prisma.InputJsonValue,
+        idempotencyKey: stepKey(input),
+        workflowId: input.workflowId,
+        runId: input.runId,
+        occurredAt: new Date(input.at),
+      });
+      return { applied };
+    },
+  };
+}

@@ -1,0 +1,95 @@
+import { type Client } from '@temporalio/client';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { type Config } from '../platform/config.js';
+import { type PrismaClient } from '../platform/database.js';
+import { type Logger } from '../platform/logger.js';
+import { createLadderClient, type LadderClient } from '../ladder/client.js';
+import { activityDepsFromConfig } from '../activities/deps.js';
+import { createActivities, type ActivityDeps } from '../activities/index.js';
+import { createStripeEventIngest } from '../webhook/ingest.js';
+import { opsAlerter } from '../notifications/ops-alerts.js';
+import { registry } from '../platform/observability/metrics.js';
+import { stalenessThresholds } from '../platform/observability/staleness-service.js';
+import { createStripeClient } from '../adapters/stripe/client.js';
+import { accountRoutes } from './routes/accounts.js';
+import { healthRoutes } from './routes/health.js';
+import { stripeWebhookRoutes } from '../webhook/route.js';
+import { adminRoutes } from './routes/admin.js';
+import { announcementRoutes } from './routes/announcements.js';
+import { gateRoutes } from './routes/gates.js';
+import { openApiRoutes } from './openapi.js';
+import { notificationTaskQueuesFor } from '../workflows/definitions.js';
+
+export interface HttpDeps {
+  config: Config;
+  db: PrismaClient;
+  temporal: Client;
+  logger: Logger;
+  /** Defaults to one on `temporal` with the configured task queue and policy. */
+  ladder?: LadderClient;
+  /** Where ops alerts go (Discord or recorded); defaults to the configured adapters. */
+  activityDeps?: ActivityDeps;
+}
+
+/** Stripe sends at most a few hundred KB; anything near this is not a Stripe event. */
+export const BODY_LIMIT_BYTES = 1024 * 1024;
+
+/** The HTTP service: one process, one module of routes per surface. */
+export function buildServer(deps: HttpDeps): FastifyInstance {
+  const loggerInstance: FastifyBaseLogger = deps.logger;
+  const app = Fastify({ loggerInstance, bodyLimit: BODY_LIMIT_BYTES });
+  const ladder =
+    deps.ladder ??
+    createLadderClient({
+      client: deps.temporal,
+      taskQueue: deps.config.env.TEMPORAL_TASK_QUEUE,
+      policy: deps.config.policy,
+      notificationTaskQueues: notificationTaskQueuesFor(deps.config.env.TEMPORAL_TASK_QUEUE),
+    });
+  const tokens = { internal: deps.config.env.INTERNAL_API_TOKEN, admin: deps.config.env.ADMIN_TOKEN };
+  healthRoutes(app, {
+    db: deps.db,
+    temporal: deps.temporal,
+    namespace: deps.config.env.TEMPORAL_NAMESPACE,
+    taskQueue: deps.config.env.TEMPORAL_TASK_QUEUE,
+    staleness: stalenessThresholds(deps.config),
+  });
+  const { env } = deps.config;
+  const notifications = createActivities(
+    deps.activityDeps ?? activityDepsFromConfig(deps.config, deps.db, deps.logger),
+  );
+  stripeWebhookRoutes(app, {
+    secrets: env.STRIPE_WEBHOOK_SECRET,
+    logger: deps.logger,
+    ingest: createStripeEventIngest({
+      db: deps.db,
+      ladder,
+      minAmountDueCents: deps.config.policy.minAmountDueCents,
+      stripe: env.STRIPE_SECRET_KEY
+        ? createStripeClient({ secretKey: env.STRIPE_SECRET_KEY, apiBaseUrl: env.STRIPE_API_BASE_URL })
+        : undefined,
+      alertOps: opsAlerter(notifications),
+      logger: deps.logger,
+    }),
+  });
+  accountRoutes(app, { db: deps.db, ladder, tokens, dryRun: deps.config.policy.dryRun });
+  gateRoutes(app, {
+    db: deps.db,
+    tokens,
+    dryRun: deps.config.policy.dryRun,
+    databaseUrl: deps.config.env.DATABASE_URL,
+  });
+  announcementRoutes(app, {
+    db: deps.db,
+    tokens,
+    policy: deps.config.policy,
+    portalUrl: deps.config.env.PORTAL_URL,
+    ladder,
+  });
+  adminRoutes(app, { db: deps.db, tokens, ladder });
+  openApiRoutes(app);
+  app.get('/metrics', { logLevel: 'silent' }, async (_request, reply) =>
+    reply.type(registry.contentType).send(await registry.metrics()),
+  );
+  return app;
+}

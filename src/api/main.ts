@@ -1,0 +1,48 @@
+// The HTTP service process. SIGTERM / SIGINT: stop accepting, finish in-flight requests, exit.
+import { activityDepsFromConfig } from '../activities/deps.js';
+import { createActivities } from '../activities/index.js';
+import { loadConfigOrExit } from '../platform/config.js';
+import { createPrisma, surviveDatabaseRestarts } from '../platform/database.js';
+import { createLogger } from '../platform/logger.js';
+import { exitIfUnavailable, waitForDependency, waitForPostgres } from '../platform/dependencies.js';
+import { opsAlerter } from '../notifications/ops-alerts.js';
+import { startStalenessCheck } from '../platform/observability/staleness-service.js';
+import { connectClient } from '../platform/temporal/connection.js';
+import { buildServer } from './app.js';
+
+const config = loadConfigOrExit();
+const logger = createLogger(config.env.LOG_LEVEL, 'http');
+const db = createPrisma(config.env.DATABASE_URL, { max: config.env.DATABASE_POOL_MAX });
+surviveDatabaseRestarts((message) => logger.warn(message));
+// Bounded waits for PostgreSQL and Temporal; one that never comes ends the start with exit 69.
+const startup = { timeoutMs: config.env.DEPENDENCY_WAIT_SECONDS * 1000, say: (m: string) => logger.warn(m) };
+const temporal = await (async () => {
+  await waitForPostgres(config.env.DATABASE_URL, startup);
+  return waitForDependency('Temporal', config.env.TEMPORAL_ADDRESS, () => connectClient(config.env), startup);
+})().catch((error: unknown) => exitIfUnavailable(error, (fields, message) => logger.fatal(fields, message)));
+// One set of adapters (and rate limiters) for the routes and the staleness check.
+const activityDeps = activityDepsFromConfig(config, db, logger);
+const app = buildServer({ config, db, temporal, logger, activityDeps });
+let stopStalenessCheck = async () => {};
+
+let stopping = false;
+async function stop(signal: string) {
+  if (stopping) return;
+  stopping = true;
+  logger.info({ signal }, 'http service stopping');
+  await stopStalenessCheck();
+  await app.close();
+  await temporal.connection.close();
+  await db.$disconnect();
+  process.exit(0);
+}
+process.on('SIGTERM', () => void stop('SIGTERM'));
+process.on('SIGINT', () => void stop('SIGINT'));
+
+await app.listen({ host: config.env.HOST, port: config.env.PORT });
+stopStalenessCheck = startStalenessCheck({
+  config,
+  temporal,
+  alertOps: opsAlerter(createActivities(activityDeps)),
+  logger,
+});

@@ -1,0 +1,244 @@
+// The Portal's billing announcement (docs/design.md, "Gates"): a suspended server must read as "suspended
+// for billing", never as broken — what happened, what still works, what is due, where to pay,
+// and what happens next. Empty for an account in good standing.
+import { type FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { type PrismaClient } from '../../platform/database.js';
+import { evaluateGate, GATE_ACTIONS, GATE_CODES, GATE_STATES, type GateState } from '../../gates/index.js';
+import { formatAmount } from '../../notifications/email-templates.js';
+import { type LadderClient } from '../../ladder/client.js';
+import { type EnforcementPolicy, type EnforcementStatus } from '../../workflows/definitions.js';
+import { requireToken, type Tokens } from '../auth.js';
+import { accountIdSchema, notFound, parse } from '../validation.js';
+
+export interface AnnouncementRouteDeps {
+  db: PrismaClient;
+  tokens: Tokens;
+  policy: EnforcementPolicy;
+  portalUrl: string;
+  /** For the next date as the ladder itself sees it (grace extensions, pauses); optional. */
+  ladder?: Pick<LadderClient, 'status'>;
+  /** How long to wait for the workflow's answer before falling back to the database's dates. */
+  statusTimeoutMs?: number;
+}
+
+export const announcementsQuerySchema = z.object({ accountId: accountIdSchema }).strict();
+
+const amountSchema = z.object({
+  currency: z.string(),
+  amountCents: z.number().int(),
+  formatted: z.string(),
+});
+
+export const announcementSchema = z
+  .object({
+    id: z.string().describe('stable per account and state: the Portal can remember a dismissal'),
+    kind: z.literal('billing'),
+    severity: z.enum(['warning', 'critical']),
+    state: z.enum(GATE_STATES),
+    code: z.enum(GATE_CODES),
+    title: z.string(),
+    message: z.string().describe('what happened, customer-facing'),
+    stillWorks: z.array(z.string()),
+    blocked: z.array(z.string()),
+    blockedActions: z.array(z.enum(GATE_ACTIONS)),
+    amountDue: z.array(amountSchema).describe('sum of the open invoices, one entry per currency'),
+    payUrl: z.string().describe('hosted invoice page of the oldest open invoice, or the Portal billing page'),
+    nextDate: z
+      .object({ at: z.string(), what: z.string() })
+      .nullable()
+      .describe('what happens next and when, unless the invoice is paid (null while paused)'),
+  })
+  .meta({ id: 'Announcement' });
+
+export const announcementsResponseSchema = z
+  .object({
+    accountId: z.string(),
+    announcements: z.array(announcementSchema),
+    dryRun: z.boolean().describe('dry-run mode or an exempt account: nothing is shown to the customer'),
+    wouldBe: z
+      .array(announcementSchema)
+      .optional()
+      .describe('present when dryRun: what would have been announced'),
+  })
+  .meta({ id: 'Announcements' });
+
+export type Announcement = z.infer<typeof announcementSchema>;
+
+type AffectedState = Exclude<GateState, 'active'>;
+
+const COPY: Record<
+  AffectedState,
+  { code: Announcement['code']; severity: Announcement['severity']; title: string; message: string }
+> = {
+  overdue: {
+    code: 'BILLING_OVERDUE',
+    severity: 'warning',
+    title: 'Payment overdue',
+    message:
+      'We could not collect a payment for your account. Your servers keep running; please pay the open invoice to avoid any interruption.',
+  },
+  final_warning: {
+    code: 'BILLING_BACKUPS_BLOCKED',
+    severity: 'critical',
+    title: 'Final notice: backups paused',
+    message:
+      'A payment for your account is still overdue. Backup changes (create, restore, delete, prune) are paused until it is paid, and your servers will be suspended if it stays unpaid.',
+  },
+  suspended: {
+    code: 'BILLING_SUSPENDED',
+    severity: 'critical',
+    title: 'Servers suspended for billing',
+    message:
+      'Your servers are suspended for billing because a payment is overdue. Nothing is broken and no data has been deleted. Pay the open invoice and the servers that were running start again.',
+  },
+  retained: {
+    code: 'BILLING_RETAINED',
+    severity: 'critical',
+    title: 'Servers suspended for billing — data retained',
+    message:
+      'Your servers are suspended for billing and your data is retained, untouched. Pay the open invoice at any time to restore access.',
+  },
+};
+
+const STILL_WORKS: Record<AffectedState, string[]> = {
+  overdue: ['Your servers and everything on them', 'File downloads', 'Backups and backup downloads'],
+  final_warning: ['Your servers', 'File downloads and uploads', 'Listing and downloading backups'],
+  suspended: ['File downloads', 'Listing and downloading backups', 'Stopping servers'],
+  retained: ['File downloads', 'Listing and downloading backups'],
+};
+
+const BLOCKED_LABEL: Partial<Record<(typeof GATE_ACTIONS)[number], string>> = {
+  'server.start': 'Starting and restarting servers',
+  'server.console': 'The server console',
+  'server.provision': 'Creating new servers',
+  'backup.create': 'Creating, restoring, deleting and pruning backups',
+  'file.write': 'Uploading, editing and deleting files',
+};
+
+const NEXT_WHAT: Record<AffectedState, string> = {
+  overdue: 'Backup changes will be paused if the invoice is still unpaid.',
+  final_warning: 'Your servers will be stopped if the invoice is still unpaid. Nothing will be deleted.',
+  suspended: 'Your account moves to retention if the invoice is still unpaid. Nothing will be deleted.',
+  retained: 'Retention ends; after that a person on our team reviews the account before anything is removed.',
+};
+
+interface AccountRow {
+  id: string;
+  state: GateState;
+  backupsBlocked: boolean;
+  enforcementExempt: boolean;
+  overdueSince: Date | null;
+  retainUntil: Date | null;
+}
+
+function nextDateFromDb(account: AccountRow, policy: EnforcementPolicy): Date | null {
+  const since = account.overdueSince?.getTime();
+  switch (account.state) {
+    case 'overdue':
+      return since === undefined ? null : new Date(since + policy.finalWarningAfterMs);
+    case 'final_warning':
+      return since === undefined ? null : new Date(since + policy.suspendAfterMs);
+    case 'suspended':
+      return since === undefined ? null : new Date(since + policy.retainAfterMs);
+    case 'retained':
+      return account.retainUntil;
+    case 'active':
+      return null;
+  }
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export function announcementRoutes(app: FastifyInstance, deps: AnnouncementRouteDeps) {
+  const auth = requireToken('internal', deps.tokens);
+  const portalBilling = `${deps.portalUrl.replace(/\/+$/, '')}/billing`;
+  const statusTimeoutMs = deps.statusTimeoutMs ?? 1000;
+
+  /**
+   * The workflow knows the real next date (grace extensions, pauses); the database only the
+   * rung times. If the ladder cannot answer quickly the Portal still gets the database's date,
+   * which is never later than the real one.
+   */
+  async function nextDate(account: AccountRow): Promise<{ at: string; what: string } | null> {
+    const state = account.state as AffectedState;
+    let status: EnforcementStatus | null | undefined;
+    if (deps.ladder) {
+      status = await withTimeout(
+        deps.ladder.status(account.id).catch(() => undefined),
+        statusTimeoutMs,
+      );
+    }
+    if (status && status.state === account.state) {
+      if (!status.nextAction) return null; // paused or frozen: nothing is scheduled
+      return { at: status.nextAction.at, what: NEXT_WHAT[state] };
+    }
+    const at = nextDateFromDb(account, deps.policy);
+    return at ? { at: at.toISOString(), what: NEXT_WHAT[state] } : null;
+  }
+
+  app.get('/api/announcements', { preHandler: auth }, async (request, reply) => {
+    const query = parse(reply, 'query', announcementsQuerySchema, request.query);
+    if (!query) return reply;
+    const account = await deps.db.billingAccount.findUnique({
+      where: { id: query.accountId },
+      select: {
+        id: true,
+        state: true,
+        backupsBlocked: true,
+        enforcementExempt: true,
+        overdueSince: true,
+        retainUntil: true,
+      },
+    });
+    if (!account) return notFound(reply, `unknown account ${query.accountId}`);
+    const relaxed = deps.policy.dryRun || account.enforcementExempt;
+    if (account.state === 'active') {
+      return { accountId: account.id, announcements: [], dryRun: relaxed };
+    }
+    const state = account.state;
+    const invoices = await deps.db.invoice.findMany({
+      where: { accountId: account.id, status: 'open' },
+      select: { amountDue: true, currency: true, hostedInvoiceUrl: true },
+      orderBy: [{ lastEventCreatedAt: 'asc' }, { id: 'asc' }],
+    });
+    const totals = new Map<string, number>();
+    for (const invoice of invoices) {
+      const currency = invoice.currency.toLowerCase();
+      totals.set(currency, (totals.get(currency) ?? 0) + invoice.amountDue);
+    }
+    const blockedActions = GATE_ACTIONS.filter(
+      (action) =>
+        !evaluateGate(state, { dryRun: false, backupsBlocked: account.backupsBlocked }, action).allowed,
+    );
+    const announcement: Announcement = {
+      id: `billing:${account.id}:${state}`,
+      kind: 'billing',
+      ...COPY[state],
+      state,
+      stillWorks: STILL_WORKS[state],
+      blocked: [...new Set(blockedActions.flatMap((a) => (BLOCKED_LABEL[a] ? [BLOCKED_LABEL[a]] : [])))],
+      blockedActions,
+      amountDue: [...totals].map(([currency, amountCents]) => ({
+        currency,
+        amountCents,
+        formatted: formatAmount(amountCents, currency),
+      })),
+      payUrl: invoices[0]?.hostedInvoiceUrl ?? portalBilling,
+      nextDate: await nextDate(account),
+    };
+    // Dry-run and exempt accounts were told nothing, so the Portal shows nothing either.
+    if (relaxed) return { accountId: account.id, announcements: [], dryRun: true, wouldBe: [announcement] };
+    return { accountId: account.id, announcements: [announcement], dryRun: false };
+  });
+}
