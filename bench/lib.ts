@@ -18,7 +18,8 @@ export { freePort };
 
 export const INTERNAL_TOKEN = 'bench-internal-token-0123456789abcdef';
 export const ADMIN_TOKEN = 'bench-admin-token-0123456789abcdefgh';
-export const WEBHOOK_SECRET = 'whsec_bench_secret_0123456789abcdef';
+// Shaped like a real signing secret: the services run with NODE_ENV=production, which refuses others.
+export const WEBHOOK_SECRET = 'whsec_benchSecret0123456789abcdefGHIJKLmn';
 
 export const progress = (message: string) => process.stderr.write(`[bench] ${message}\n`);
 

@@ -57,7 +57,7 @@ const UNUSED_SECRETS = {
 };
 
 export function loadCliConfig(source: NodeJS.ProcessEnv = process.env): Config {
-  return loadConfig({ ...source, ...UNUSED_SECRETS });
+  return loadConfig({ ...source, ...UNUSED_SECRETS }, { serviceSecrets: false });
 }
 
 /** Maps the errors of Temporal and PostgreSQL clients to a message and an exit code. */

@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { z } from 'zod';
+import { weakTokenReason, weakWebhookSecretReason } from './secrets.js';
 import { type EnforcementPolicy } from '../workflows/definitions.js';
 
 const HOUR_MS = 3_600_000;
@@ -187,6 +188,8 @@ export const envSchema = z
     PROXMOX_TOKEN_SECRET: optionalString,
     PROXMOX_CA_PATH: optionalString,
     PROXMOX_TLS_INSECURE: bool(false),
+    // Production refuses plain-http Proxmox and PROXMOX_TLS_INSECURE unless this says so, loudly.
+    PROXMOX_ALLOW_INSECURE_IN_PRODUCTION: bool(false),
   })
   .superRefine((env, ctx) => {
     if (env.POLICY_SUSPEND_AFTER_HOURS <= env.POLICY_FINAL_WARNING_AFTER_HOURS) {
@@ -281,7 +284,46 @@ export function policyFromEnv(env: Env): EnforcementPolicy {
   return { version, ...body };
 }
 
-export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
+/**
+ * Production refuses what anyone could know or guess (src/platform/secrets.ts) and a Proxmox
+ * connection whose token could be read or whose server could be impersonated. `serviceSecrets:
+ * false` is for the CLI, which replaces the secrets it never uses with stand-ins.
+ */
+export function productionProblems(env: Env, options: { serviceSecrets?: boolean } = {}) {
+  const problems: { variable: string; message: string }[] = [];
+  if (env.NODE_ENV !== 'production') return problems;
+  if (options.serviceSecrets !== false) {
+    for (const variable of ['INTERNAL_API_TOKEN', 'ADMIN_TOKEN'] as const) {
+      const reason = weakTokenReason(env[variable]);
+      if (reason) problems.push({ variable, message: `${reason} (NODE_ENV=production)` });
+    }
+    for (const secret of env.STRIPE_WEBHOOK_SECRET) {
+      const reason = weakWebhookSecretReason(secret);
+      if (reason)
+        problems.push({ variable: 'STRIPE_WEBHOOK_SECRET', message: `${reason} (NODE_ENV=production)` });
+    }
+  }
+  if (env.SERVER_CONTROL === 'proxmox' && !env.PROXMOX_ALLOW_INSECURE_IN_PRODUCTION) {
+    if (env.PROXMOX_API_URL && !env.PROXMOX_API_URL.startsWith('https://'))
+      problems.push({
+        variable: 'PROXMOX_API_URL',
+        message:
+          'is not https: the API token would travel in clear (NODE_ENV=production; PROXMOX_ALLOW_INSECURE_IN_PRODUCTION=true overrides)',
+      });
+    if (env.PROXMOX_TLS_INSECURE)
+      problems.push({
+        variable: 'PROXMOX_TLS_INSECURE',
+        message:
+          'turns certificate verification off: set PROXMOX_CA_PATH instead (NODE_ENV=production; PROXMOX_ALLOW_INSECURE_IN_PRODUCTION=true overrides)',
+      });
+  }
+  return problems;
+}
+
+export function loadConfig(
+  source: NodeJS.ProcessEnv = process.env,
+  options: { serviceSecrets?: boolean } = {},
+): Config {
   const parsed = envSchema.safeParse(source);
   if (!parsed.success) {
     throw new ConfigError(
@@ -294,6 +336,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       })),
     );
   }
+  const problems = productionProblems(parsed.data, options);
+  if (problems.length > 0) throw new ConfigError(problems);
   return { env: parsed.data, policy: policyFromEnv(parsed.data) };
 }
 
