@@ -23,12 +23,19 @@ const eventEnvelope = z.object({
   data: z.object({ object: z.looseObject({ id: z.string().optional() }) }),
 });
 
+/**
+ * The one `t=` of the header. Two would let the future-timestamp check read one and stripe-node
+ * verify the other, so a header with more than one is not a Stripe delivery.
+ */
 function signedTimestamp(header: string): number | undefined {
-  for (const part of header.split(',')) {
-    const [key, value] = part.split('=', 2);
-    if (key?.trim() === 't' && value && /^\d+$/.test(value.trim())) return Number(value.trim());
-  }
-  return undefined;
+  const values = header
+    .split(',')
+    .map((part) => part.split('=', 2))
+    .filter(([key]) => key?.trim() === 't')
+    .map(([, value]) => value?.trim() ?? '');
+  if (values.length > 1) throw new WebhookRejectedError('Stripe-Signature has more than one timestamp');
+  const [value] = values;
+  return value !== undefined && /^\d+$/.test(value) ? Number(value) : undefined;
 }
 
 export function verifyStripeWebhook(

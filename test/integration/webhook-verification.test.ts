@@ -66,6 +66,22 @@ describe('signature checks', () => {
     await expectRejected(event, await deliver(app, event, { timestamp: now() + 360 }));
   });
 
+  it('refuses a header with two timestamps, even when one of them carries a valid signature', async () => {
+    const event = failedEvent();
+    const payload = JSON.stringify(event);
+    // A valid, current signature plus a second t= far in the past: the future check must not
+    // read one timestamp while stripe-node verifies the other.
+    const header = `t=${now() - 86_400},${signPayload(payload, WEBHOOK_SECRET)}`;
+    const response = await app.inject({
+      method: 'POST',
+      url: '/webhooks/stripe',
+      headers: { 'content-type': 'application/json', 'stripe-signature': header },
+      payload,
+    });
+    await expectRejected(event, { status: response.statusCode });
+    expect(response.json()).toMatchObject({ message: expect.stringMatching(/more than one timestamp/) });
+  });
+
   it('refuses a request without Stripe-Signature', async () => {
     const event = failedEvent();
     const response = await app.inject({
