@@ -51,14 +51,31 @@ export function notFound(reply: FastifyReply, message: string) {
   return reply.code(404).send({ error: 'not_found', message } satisfies ErrorResponse);
 }
 
+/**
+ * The main API's opaque account ids. They become workflow ids and search attributes, so nothing
+ * else gets in: no emails, spaces, control characters (NUL), path tricks or bidi overrides.
+ */
+export const ACCOUNT_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,100}$/;
+const ACCOUNT_ID_RULE = 'expected an account id: 1 to 100 of A-Z a-z 0-9 _ . : -';
 export const accountIdSchema = z
-  .string()
-  .trim()
-  .min(1, 'accountId is required')
-  .max(200, 'accountId is at most 200 characters');
+  .string({ message: ACCOUNT_ID_RULE })
+  .regex(ACCOUNT_ID_PATTERN, ACCOUNT_ID_RULE)
+  .describe('the main API\'s account id (`^[A-Za-z0-9_.:-]{1,100}$`)');
 
-export const vmidSchema = z.coerce
-  .number({ message: 'expected a vmid (a positive whole number)' })
-  .int('expected a vmid (a positive whole number)')
-  .positive('expected a vmid (a positive whole number)')
-  .max(2_147_483_647, 'vmid is too large');
+/** A vmid is a positive 32-bit integer (PostgreSQL's `integer`). */
+export const MAX_VMID = 2_147_483_647;
+const VMID_RULE = `expected a vmid: a whole number from 1 to ${MAX_VMID}`;
+
+/** A vmid in a path or query: decimal digits only (no "0x3E9", " 1001", "1e3", "+7"). */
+export const vmidSchema = z
+  .string({ message: VMID_RULE })
+  .regex(/^[1-9][0-9]{0,9}$/, VMID_RULE)
+  .transform(Number)
+  .pipe(z.number().max(MAX_VMID, VMID_RULE));
+
+/** A vmid in a JSON body. */
+export const vmidNumberSchema = z
+  .number({ message: VMID_RULE })
+  .int(VMID_RULE)
+  .min(1, VMID_RULE)
+  .max(MAX_VMID, VMID_RULE);

@@ -7,7 +7,7 @@ import { type PrismaClient } from '../../platform/database.js';
 import { evaluateGate, GATE_ACTIONS, GATE_CODES, GATE_STATES, type GateDecision } from '../../gates/index.js';
 import { gateDecisions } from '../../platform/observability/metrics.js';
 import { requireToken, type Tokens } from '../auth.js';
-import { accountIdSchema, notFound, parse, vmidSchema } from '../validation.js';
+import { accountIdSchema, notFound, parse, vmidNumberSchema, vmidSchema } from '../validation.js';
 
 export interface GateRouteDeps {
   db: PrismaClient;
@@ -26,12 +26,7 @@ export const gateActionSchema = z.enum(GATE_ACTIONS).describe('what the caller w
 export const gateCheckBodySchema = z
   .object({
     accountId: accountIdSchema.optional().describe('the account (give this or serverVmid)'),
-    serverVmid: z
-      .number({ message: 'expected a vmid (a positive whole number)' })
-      .int('expected a vmid (a positive whole number)')
-      .positive('expected a vmid (a positive whole number)')
-      .optional()
-      .describe('a server of the account (give this or accountId)'),
+    serverVmid: vmidNumberSchema.optional().describe('a server of the account (give this or accountId)'),
     action: gateActionSchema,
   })
   .strict()
