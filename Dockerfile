@@ -5,7 +5,7 @@ WORKDIR /app
 
 # Dependencies first, so a code change does not reinstall them. Install scripts are skipped:
 # nothing here needs one, and @prisma/engines' would download native engines from
-# binaries.prisma.sh (the project uses Prisma's JS engine; see TOOLCHAIN.md).
+# binaries.prisma.sh (the project uses Prisma's JS engine, see prisma.config.ts).
 # Runtime dependencies only: tsx runs the TypeScript, the prisma CLI applies migrations (the
 # compose `migrate` service); test and lint tools stay out of the image.
 COPY package.json package-lock.json ./

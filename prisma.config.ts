@@ -1,5 +1,6 @@
 // Prisma 6.19 with the JS schema engine: the native engines Prisma downloads at run time are
-// unreachable offline (see TOOLCHAIN.md), so the CLI talks to PostgreSQL through the pg adapter.
+// unreachable offline (Prisma 7's CLI fetches them from binaries.prisma.sh), so the CLI talks to
+// PostgreSQL through the pg adapter.
 import path from 'node:path';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { defineConfig } from 'prisma/config';

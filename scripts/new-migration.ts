@@ -1,8 +1,8 @@
 // `npm run migrate:new -- <name> [--from <previous schema file>]`: writes the next migration
-// offline. `prisma migrate dev` does not work through Prisma's WASM engine (TOOLCHAIN.md), so
-// this diffs the previous schema (default: the committed one, `git show HEAD:prisma/schema.prisma`)
-// against prisma/schema.prisma. The JS engine needs a live PostgreSQL even for a diff: a
-// throwaway embedded one is started and removed.
+// offline. `prisma migrate dev` does not work through Prisma's WASM engine (its introspection
+// fails on PostgreSQL's "char" columns), so this diffs the previous schema (default: the
+// committed one, `git show HEAD:prisma/schema.prisma`) against prisma/schema.prisma. The JS
+// engine needs a live PostgreSQL even for a diff: a throwaway embedded one is started and removed.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';

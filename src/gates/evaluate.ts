@@ -1,4 +1,4 @@
-// DESIGN.md §5: the one answer to "may this account do that?". Pure and synchronous, so the
+// The one answer to "may this account do that?". Pure and synchronous, so the
 // HTTP gate, the admin tools and any TypeScript caller that imports it agree by construction.
 import {
   GATE_ACTIONS,
@@ -43,7 +43,7 @@ const GROUP_OF: Record<GateAction, ActionGroup> = {
   'controller.repair': 'repair',
 };
 
-// The table of DESIGN.md §5, column by column: active, overdue, final_warning, suspended, retained.
+// What each state allows, column by column: active, overdue, final_warning, suspended, retained.
 const ALLOWED: Record<ActionGroup, Record<GateState, boolean>> = {
   server_power: row(1, 1, 1, 0, 0),
   server_stop: row(1, 1, 1, 1, 1),

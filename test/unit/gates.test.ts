@@ -1,5 +1,5 @@
-// The matrix of DESIGN.md §5, written out again here as data (independently of the table in
-// src/gates/evaluate.ts), and checked for every action × state × mode.
+// The gate matrix (what each state allows), written out again here as data, independently of
+// the table in src/gates/evaluate.ts, and checked for every action × state × mode.
 import { describe, expect, it } from 'vitest';
 import {
   evaluateGate,
@@ -44,7 +44,7 @@ const cases = Object.entries(EXPECTED).flatMap(([action, cells]) =>
   COLUMNS.map((state, i) => ({ action: action as GateAction, state, cell: cells[i]! })),
 );
 
-describe('evaluateGate: the DESIGN.md §5 matrix', () => {
+describe('evaluateGate: the gate matrix', () => {
   it('covers exactly the exported actions, states and codes', () => {
     expect(Object.keys(EXPECTED).sort()).toEqual([...GATE_ACTIONS].sort());
     expect([...GATE_STATES]).toEqual(COLUMNS);

@@ -1,4 +1,4 @@
-// The Portal's billing announcement (DESIGN.md §5): a suspended server must read as "suspended
+// The Portal's billing announcement: a suspended server must read as "suspended
 // for billing", never as broken — what happened, what still works, what is due, where to pay,
 // and what happens next. Empty for an account in good standing.
 import { type FastifyInstance } from 'fastify';

@@ -11,7 +11,10 @@ const INDEXED: Record<string, IndexedValueType> = {
   DATETIME: IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
 };
 
-/** Registers DESIGN.md §2's custom search attributes; idempotent (existing ones are kept). */
+/**
+ * Registers the ladder's custom search attributes (SEARCH_ATTRIBUTES: state, next action, …,
+ * what operators filter ladders by in the Temporal UI); idempotent (existing ones are kept).
+ */
 export async function registerSearchAttributes(client: Client, namespace: string): Promise<string[]> {
   const existing = await client.connection.operatorService.listSearchAttributes({ namespace });
   const missing = SEARCH_ATTRIBUTES.filter((key) => !(key.name in (existing.customAttributes ?? {})));
