@@ -16,7 +16,11 @@ import { createResendEmailSender } from '../src/adapters/resend/email.js';
 import { loadConfig } from '../src/platform/config.js';
 import { createPrisma } from '../src/platform/database.js';
 import { createLogger } from '../src/platform/logger.js';
-import { createNotificationWorkers, runWorkers, workflowsPath } from '../src/platform/temporal/worker-factory.js';
+import {
+  createNotificationWorkers,
+  runWorkers,
+  workflowsPath,
+} from '../src/platform/temporal/worker-factory.js';
 import { type billingEnforcementWorkflow } from '../src/workflows/billing-enforcement.js';
 import {
   notificationTaskQueuesFor,
