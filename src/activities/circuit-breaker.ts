@@ -1,7 +1,7 @@
 // The suspension circuit breaker's input: how many accounts were suspended recently, and a slot
 // for this one if the count is under the threshold.
 import { type PrismaClient } from '../platform/database.js';
-import { stepKey } from './audit.js';
+import { stepKey } from './audit-writer.js';
 
 export function circuitBreakerActivities(deps: { db: PrismaClient }) {
   const { db } = deps;

@@ -9,19 +9,19 @@ import { type PrismaClient } from '../platform/database.js';
 import { type Logger } from '../platform/logger.js';
 import { type ChatNotifier, type EmailSender } from '../adapters/ports/notifications.js';
 import { type ServerControl } from '../adapters/ports/server-control.js';
-import { createAuditHelpers } from './audit.js';
+import { createAuditHelpers } from './audit-writer.js';
 import { createChatMessageBuilder } from './chat-message.js';
 import { circuitBreakerActivities } from './circuit-breaker.js';
 import { createEnforcing } from './enforcing.js';
 import { ladderStateActivities } from './ladder-state.js';
 import { createNotificationLedger } from './notification-ledger.js';
-import { notificationActivities } from './notifications.js';
+import { notificationActivities } from './send-notifications.js';
 import { serverActivities } from './servers.js';
 
 export { AccountNotFoundError } from './errors.js';
 export { redactEmailAddresses, type DiscordInput } from './chat-message.js';
 export { type TransitionInput, type AuditInput } from './ladder-state.js';
-export { type EmailInput } from './notifications.js';
+export { type EmailInput } from './send-notifications.js';
 export { type NotificationOutcome } from './notification-ledger.js';
 
 export interface ActivityDeps {

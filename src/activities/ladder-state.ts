@@ -5,7 +5,7 @@ import { type BillingState } from '../workflows/definitions.js';
 import { type Prisma, type PrismaClient } from '../platform/database.js';
 import { type Logger } from '../platform/logger.js';
 import { ladderTransitions } from '../platform/observability/metrics.js';
-import { stepKey, writeEventOnce, type AuditHelpers } from './audit.js';
+import { stepKey, writeEventOnce, type AuditHelpers } from './audit-writer.js';
 import { type Enforcing } from './enforcing.js';
 
 export interface TransitionInput {

@@ -3,7 +3,7 @@
 import { type PrismaClient } from '../platform/database.js';
 import { type ServerControl } from '../adapters/ports/server-control.js';
 import { heartbeat } from './attempt.js';
-import { stepKey, type AuditHelpers } from './audit.js';
+import { stepKey, type AuditHelpers } from './audit-writer.js';
 import { type Enforcing } from './enforcing.js';
 
 export function serverActivities(

@@ -60,7 +60,7 @@ const ACCOUNT_ID_RULE = 'expected an account id: 1 to 100 of A-Z a-z 0-9 _ . : -
 export const accountIdSchema = z
   .string({ message: ACCOUNT_ID_RULE })
   .regex(ACCOUNT_ID_PATTERN, ACCOUNT_ID_RULE)
-  .describe('the main API\'s account id (`^[A-Za-z0-9_.:-]{1,100}$`)');
+  .describe("the main API's account id (`^[A-Za-z0-9_.:-]{1,100}$`)");
 
 /** A vmid is a positive 32-bit integer (PostgreSQL's `integer`). */
 export const MAX_VMID = 2_147_483_647;

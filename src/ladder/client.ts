@@ -33,6 +33,11 @@ export interface LadderClientOptions {
    */
   notificationTaskQueues?: NotificationTaskQueues;
   /**
+   * New ladders continue as new after this many history events as well as when the server
+   * suggests it (tests set a small number to exercise the hand-over); absent: only then.
+   */
+  continueAsNewAfterEvents?: number;
+  /**
    * Deadline for each start/signal call: with Temporal down, the caller (a webhook Stripe will
    * retry) gets an error in seconds rather than hanging in the client's own retries.
    */
@@ -81,6 +86,9 @@ export function createLadderClient(options: LadderClientOptions) {
                 publishSearchAttributes: options.publishSearchAttributes ?? true,
                 ...(options.notificationTaskQueues
                   ? { notificationTaskQueues: options.notificationTaskQueues }
+                  : {}),
+                ...(options.continueAsNewAfterEvents
+                  ? { continueAsNewAfterEvents: options.continueAsNewAfterEvents }
                   : {}),
               },
             ],

@@ -8,14 +8,8 @@ import { type TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startDevServer, waitFor } from '../../bench/lib.js';
 import { createPrisma, type PrismaClient } from '../../src/platform/database.js';
-import { type billingEnforcementWorkflow } from '../../src/workflows/billing-enforcement.js';
-import {
-  notificationTaskQueuesFor,
-  paymentFailedSignal,
-  workflowIdFor,
-  type EnforcementPolicy,
-  type PaymentFailed,
-} from '../../src/workflows/definitions.js';
+import { createLadderClient } from '../../src/ladder/client.js';
+import { notificationTaskQueuesFor, type EnforcementPolicy } from '../../src/workflows/definitions.js';
 import {
   discordRateLimited,
   discordServerError,
@@ -103,33 +97,22 @@ describe('Resend and Discord failing for a while', () => {
     resend.failFor(OUTAGE_MS, resendServerError(), resendRateLimited(3));
     discord.failFor(DISCORD_OUTAGE_MS, discordRateLimited(2), discordServerError());
     const outageEnds = Date.now() + DISCORD_OUTAGE_MS;
+    // As the webhook starts them: notifications on their rate-limited queues.
+    const ladder = createLadderClient({
+      client: env.client,
+      taskQueue,
+      policy,
+      publishSearchAttributes: true,
+      notificationTaskQueues: notificationTaskQueuesFor(taskQueue),
+    });
     for (const id of accounts) {
-      await env.client.workflow.signalWithStart<typeof billingEnforcementWorkflow, [PaymentFailed]>(
-        'billingEnforcementWorkflow',
-        {
-          workflowId: workflowIdFor(id),
-          taskQueue,
-          // As the webhook starts them: notifications on their rate-limited queues.
-          args: [
-            {
-              accountId: id,
-              policy,
-              publishSearchAttributes: true,
-              notificationTaskQueues: notificationTaskQueuesFor(taskQueue),
-            },
-          ],
-          signal: paymentFailedSignal,
-          signalArgs: [
-            {
-              invoiceId: `in_${id}`,
-              eventId: `evt_${id}`,
-              at: new Date().toISOString(),
-              amountDue: 2500,
-              currency: 'usd',
-            },
-          ],
-        },
-      );
+      await ladder.paymentFailed(id, {
+        invoiceId: `in_${id}`,
+        eventId: `evt_${id}`,
+        at: new Date().toISOString(),
+        amountDue: 2500,
+        currency: 'usd',
+      });
     }
 
     // Every ladder reaches the final warning, and no notification is left in flight.

@@ -12,14 +12,13 @@ import { afterAll, describe, expect, inject, it } from 'vitest';
 import { createPrisma } from '../../src/platform/database.js';
 import { freePort } from '../../src/dev/embedded-postgres.js';
 import { temporalCliExecutable } from '../../src/dev/toolchain.js';
+import { createLadderClient } from '../../src/ladder/client.js';
 import { type billingEnforcementWorkflow } from '../../src/workflows/billing-enforcement.js';
 import {
   invoiceSettledSignal,
-  paymentFailedSignal,
   SEARCH_ATTRIBUTES,
   workflowIdFor,
   type EnforcementPolicy,
-  type PaymentFailed,
 } from '../../src/workflows/definitions.js';
 import { sleep, startWorkerProcess, workerEnv, type Child } from './support/processes.js';
 import { seedAccountWithOpenInvoice } from './support/seed.js';
@@ -76,20 +75,20 @@ describe('Temporal dev server restarted while ladders wait on timers', () => {
 
     const run = randomUUID().slice(0, 6);
     const accounts = Array.from({ length: LADDERS }, (_, i) => `restart_${run}_${i}`);
+    const ladder = createLadderClient({
+      client: env.client,
+      taskQueue,
+      policy,
+      publishSearchAttributes: true,
+    });
     for (const id of accounts) {
       await seedAccountWithOpenInvoice(db, id);
-      await env.client.workflow.signalWithStart<typeof billingEnforcementWorkflow, [PaymentFailed]>(
-        'billingEnforcementWorkflow',
-        {
-          workflowId: workflowIdFor(id),
-          taskQueue,
-          args: [{ accountId: id, policy, publishSearchAttributes: true }],
-          signal: paymentFailedSignal,
-          signalArgs: [
-            { invoiceId: `in_${id}`, eventId: `evt_${id}`, at: new Date().toISOString(), amountDue: 2500 },
-          ],
-        },
-      );
+      await ladder.paymentFailed(id, {
+        invoiceId: `in_${id}`,
+        eventId: `evt_${id}`,
+        at: new Date().toISOString(),
+        amountDue: 2500,
+      });
     }
     const countKind = (kind: string) =>
       db.billingEnforcementEvent.count({ where: { accountId: { in: accounts }, kind } });

@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { Worker } from '@temporalio/worker';
-import { inject } from 'vitest';
-import { createTimeSkippingEnv, db } from './support/harness.js';
+import { createActivities } from '../../src/activities/index.js';
+import { createTestWorker, createTimeSkippingEnv, db, recordingDeps } from './support/harness.js';
 import { sleepDaysWorkflow } from '../../src/workflows/sleep-days.js';
 
 describe('foundation', () => {
@@ -29,11 +28,7 @@ describe('foundation', () => {
     const env = await createTimeSkippingEnv();
     try {
       const taskQueue = `tq-${randomUUID()}`;
-      const worker = await Worker.create({
-        connection: env.nativeConnection,
-        taskQueue,
-        workflowBundle: { codePath: inject('workflowBundlePath') },
-      });
+      const worker = await createTestWorker(env, taskQueue, createActivities(recordingDeps()));
       const result = await worker.runUntil(
         env.client.workflow.execute(sleepDaysWorkflow, {
           workflowId: `sleep-${randomUUID()}`,

@@ -4,11 +4,12 @@
 // to seconds; the time-skipping test server is a poor judge of how tasks spread over pollers.
 import { randomUUID } from 'node:crypto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities, type Activities } from '../../src/activities/index.js';
 import { temporalCliExecutable } from '../../src/dev/toolchain.js';
 import {
+  createTestWorker,
   db,
   eventsOf,
   notificationsOf,
@@ -65,11 +66,8 @@ describe('two workers on one task queue', () => {
     );
     const [a, b] = await Promise.all(
       workers.map((w, i) =>
-        Worker.create({
+        createTestWorker(env, taskQueue, countedActivities(createActivities(w.deps), w.counts), {
           connection: connections[i]!,
-          taskQueue,
-          workflowBundle: { codePath: inject('workflowBundlePath') },
-          activities: countedActivities(createActivities(w.deps), w.counts),
           identity: `worker-${randomUUID().slice(0, 6)}`,
         }),
       ),

@@ -1,11 +1,11 @@
 // The internal gate API (docs/design.md, "Gates") for the main API and the controller: one indexed lookup
 // of the account's billing row, then the pure gate. Dry-run comes from the configured policy.
 import { type FastifyInstance } from 'fastify';
-import pg from 'pg';
 import { z } from 'zod';
 import { type PrismaClient } from '../../platform/database.js';
 import { evaluateGate, GATE_ACTIONS, GATE_CODES, GATE_STATES, type GateDecision } from '../../gates/index.js';
 import { gateDecisions } from '../../platform/observability/metrics.js';
+import { createGateAccountLookup, type GateAccount } from '../sql/gate-account.js';
 import { requireToken, type Tokens } from '../auth.js';
 import { accountIdSchema, notFound, parse, vmidNumberSchema, vmidSchema } from '../validation.js';
 
@@ -14,10 +14,7 @@ export interface GateRouteDeps {
   tokens: Tokens;
   /** ENFORCEMENT_MODE=dry-run (policy.dryRun). */
   dryRun: boolean;
-  /**
-   * With a URL, the gate lookups get a small pool of their own and skip Prisma: at hundreds of
-   * checks a second the query builder costs more CPU than the query (see bench/gates.ts).
-   */
+  /** With a URL, the gate lookups get a small pool of their own (see sql/gate-account.ts). */
   databaseUrl?: string;
 }
 
@@ -61,36 +58,6 @@ export const vmidParamsSchema = z.object({ vmid: vmidSchema }).strict();
 
 export type GateDecisionResponse = z.infer<typeof gateDecisionSchema>;
 
-interface GateAccount {
-  id: string;
-  state: GateDecision['state'];
-  backupsBlocked: boolean;
-  enforcementExempt: boolean;
-}
-
-const BY_ID = `SELECT id, state::text AS state, "backupsBlocked", "enforcementExempt"
-  FROM "BillingAccount" WHERE id = $1`;
-const BY_VMID = `SELECT a.id, a.state::text AS state, a."backupsBlocked", a."enforcementExempt"
-  FROM "Server" s JOIN "BillingAccount" a ON a.id = s."accountId" WHERE s.vmid = $1`;
-
-/** One row by the primary key or the unique vmid: the whole database cost of a gate check. */
-function accountLookup(app: FastifyInstance, deps: GateRouteDeps) {
-  if (!deps.databaseUrl) {
-    const run = async (sql: string, value: string | number) =>
-      (await deps.db.$queryRawUnsafe<GateAccount[]>(sql, value))[0] ?? null;
-    return { byId: (id: string) => run(BY_ID, id), byVmid: (vmid: number) => run(BY_VMID, vmid) };
-  }
-  const pool = new pg.Pool({ connectionString: deps.databaseUrl, max: 8 });
-  pool.on('error', (error) => app.log.warn({ err: error.message }, 'gate database pool error'));
-  app.addHook('onClose', () => pool.end());
-  const run = async (name: string, text: string, value: string | number) =>
-    (await pool.query<GateAccount>({ name, text, values: [value] })).rows[0] ?? null;
-  return {
-    byId: (id: string) => run('gate_account_by_id', BY_ID, id),
-    byVmid: (vmid: number) => run('gate_account_by_vmid', BY_VMID, vmid),
-  };
-}
-
 function count(decision: GateDecision) {
   // In dry-run the answer is always BILLING_OK; labelling with the would-be code keeps the
   // denials operators are about to switch on visible (allowed="true" with a denial code).
@@ -103,7 +70,12 @@ function count(decision: GateDecision) {
 
 export function gateRoutes(app: FastifyInstance, deps: GateRouteDeps) {
   const auth = requireToken('internal', deps.tokens);
-  const lookup = accountLookup(app, deps);
+  const lookup = createGateAccountLookup({
+    db: deps.db,
+    databaseUrl: deps.databaseUrl,
+    onPoolError: (error) => app.log.warn({ err: error.message }, 'gate database pool error'),
+  });
+  app.addHook('onClose', () => lookup.close());
 
   const decide = (account: GateAccount, action: GateDecision['action'], serverVmid?: number) => {
     const decision = evaluateGate(

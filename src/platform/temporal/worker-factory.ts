@@ -20,6 +20,8 @@ export interface BillingWorkerOptions {
    * memory (about 1 MB each was measured); an evicted one is replayed when its timer fires.
    */
   maxCachedWorkflows?: number;
+  /** How the worker names itself to the server; the SDK's default is pid@host. */
+  identity?: string;
 }
 
 export { workflowsPath } from './workflow-bundle.js';
@@ -44,6 +46,7 @@ export async function createBillingWorker(options: BillingWorkerOptions): Promis
     shutdownGraceTime: options.shutdownGraceTime ?? 30_000,
     ...(options.shutdownForceTime ? { shutdownForceTime: options.shutdownForceTime } : {}),
     maxCachedWorkflows: options.maxCachedWorkflows ?? 250,
+    ...(options.identity ? { identity: options.identity } : {}),
   });
 }
 

@@ -1,15 +1,26 @@
 // Shared pieces of the integration tests: the real database, the time-skipping server, a worker
 // with the real activities (recording adapters for email, Discord and servers), seeded accounts.
+// Workers and ladders come from the production factories (createBillingWorker,
+// createLadderClient), so the tests run what the service runs.
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import proto from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Runtime, DefaultLogger, Worker } from '@temporalio/worker';
-import { type WorkflowHandle } from '@temporalio/client';
+import { Runtime, DefaultLogger, type Worker } from '@temporalio/worker';
+import { type Client, type WorkflowHandle } from '@temporalio/client';
 import { afterAll, afterEach, beforeAll, inject } from 'vitest';
 import { recordingActivityDeps } from '../../../src/activities/deps.js';
 import { createActivities, type ActivityDeps } from '../../../src/activities/index.js';
+import {
+  createLadderClient,
+  type LadderClientOptions,
+  type LadderHandle,
+} from '../../../src/ladder/client.js';
+import {
+  createBillingWorker,
+  type BillingWorkerOptions,
+} from '../../../src/platform/temporal/worker-factory.js';
 import { createPrisma, type PrismaClient } from '../../../src/platform/database.js';
 import { createLogger } from '../../../src/platform/logger.js';
 import { startTimeSkippingEnvironment } from '../../../src/dev/time-skipping.js';
@@ -23,8 +34,6 @@ import {
   type BillingState,
   type EnforcementPolicy,
   type EnforcementStatus,
-  type NotificationTaskQueues,
-  type PaymentFailed,
 } from '../../../src/workflows/definitions.js';
 import { type billingEnforcementWorkflow } from '../../../src/workflows/billing-enforcement.js';
 
@@ -118,17 +127,34 @@ export function recordingDeps() {
   });
 }
 
+/**
+ * The production worker (createBillingWorker) on the test server, with the workflow bundle the
+ * global setup built once. Tests stop workers at once (no grace time), where production lets
+ * running activities finish.
+ */
+export function createTestWorker(
+  env: TestWorkflowEnvironment,
+  taskQueue: string,
+  activities: BillingWorkerOptions['activities'],
+  options: Partial<Pick<BillingWorkerOptions, 'connection' | 'identity'>> = {},
+): Promise<Worker> {
+  return createBillingWorker({
+    connection: env.nativeConnection,
+    namespace: env.namespace ?? 'default',
+    taskQueue,
+    activities,
+    workflowBundle: { codePath: inject('workflowBundlePath') },
+    shutdownGraceTime: 0,
+    ...options,
+  });
+}
+
 export async function startWorker(
   env: TestWorkflowEnvironment,
   deps: ActivityDeps,
   taskQueue = `tq-${randomUUID()}`,
 ) {
-  const worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue,
-    workflowBundle: { codePath: inject('workflowBundlePath') },
-    activities: createActivities(deps),
-  });
+  const worker = await createTestWorker(env, taskQueue, createActivities(deps));
   return { worker, taskQueue };
 }
 
@@ -139,18 +165,14 @@ export async function startWorker(
  */
 export function useRunningWorker(
   env: () => TestWorkflowEnvironment,
-  activities: (taskQueue: string) => object = () => createActivities(recordingDeps()),
+  activities: (taskQueue: string) => BillingWorkerOptions['activities'] = () =>
+    createActivities(recordingDeps()),
 ): () => string {
   const taskQueue = `tq-${randomUUID()}`;
   let worker: Worker | undefined;
   let running: Promise<void> | undefined;
   beforeAll(async () => {
-    worker = await Worker.create({
-      connection: env().nativeConnection,
-      taskQueue,
-      workflowBundle: { codePath: inject('workflowBundlePath') },
-      activities: activities(taskQueue),
-    });
+    worker = await createTestWorker(env(), taskQueue, activities(taskQueue));
     running = worker.run();
   });
   afterAll(async () => {
@@ -235,37 +257,45 @@ export async function terminateLeftovers() {
   }
 }
 
+/**
+ * The production ladder client for tests. Search attributes are off unless asked for: the
+ * time-skipping server cannot register custom ones (no OperatorService).
+ */
+export function testLadderClient(
+  client: Client,
+  taskQueue: string,
+  options: Partial<Omit<LadderClientOptions, 'client' | 'taskQueue'>> = {},
+) {
+  return createLadderClient({
+    client,
+    taskQueue,
+    policy: testPolicy(),
+    publishSearchAttributes: false,
+    ...options,
+  });
+}
+
+/** Starts the account's ladder the way the webhook does (the ladder client's paymentFailed). */
 export async function startLadder(
   env: TestWorkflowEnvironment,
   taskQueue: string,
   accountId: string,
   invoiceId: string,
   policy = testPolicy(),
-  extra: {
-    continueAsNewAfterEvents?: number;
-    publishSearchAttributes?: boolean;
-    notificationTaskQueues?: NotificationTaskQueues;
-  } = {},
-): Promise<WorkflowHandle<typeof billingEnforcementWorkflow>> {
-  const handle = await env.client.workflow.signalWithStart<
-    typeof billingEnforcementWorkflow,
-    [PaymentFailed]
-  >('billingEnforcementWorkflow', {
-    workflowId: workflowIdFor(accountId),
-    taskQueue,
-    // The time-skipping server cannot register custom search attributes (no OperatorService).
-    args: [{ accountId, policy, publishSearchAttributes: false, ...extra }],
-    signal: paymentFailedSignal,
-    signalArgs: [
-      {
-        invoiceId,
-        eventId: `evt_${randomUUID()}`,
-        at: new Date().toISOString(),
-        amountDue: 2500,
-        currency: 'usd',
-      },
-    ],
+  extra: Pick<
+    LadderClientOptions,
+    'continueAsNewAfterEvents' | 'publishSearchAttributes' | 'notificationTaskQueues'
+  > = {},
+): Promise<LadderHandle> {
+  const ladder = testLadderClient(env.client, taskQueue, { policy, ...extra });
+  await ladder.paymentFailed(accountId, {
+    invoiceId,
+    eventId: `evt_${randomUUID()}`,
+    at: new Date().toISOString(),
+    amountDue: 2500,
+    currency: 'usd',
   });
+  const handle = ladder.handle(accountId);
   openHandles.push(handle);
   return handle;
 }

@@ -1,14 +1,14 @@
-// The HTTP service as the tests use it: the real routes on the real database and a Temporal
-// client (time-skipping or dev server), driven with fastify's inject (no socket needed).
+// The HTTP service as the tests use it: the production app builder (buildServer) with the real
+// routes on the real database and a Temporal client (time-skipping or dev server), driven with
+// fastify's inject (no socket needed).
 import { type Client } from '@temporalio/client';
 import { inject } from 'vitest';
 import { loadConfig, type Config } from '../../../src/platform/config.js';
 import { type PrismaClient } from '../../../src/platform/database.js';
 import { createLogger } from '../../../src/platform/logger.js';
 import { buildServer } from '../../../src/api/app.js';
-import { createLadderClient } from '../../../src/ladder/client.js';
 import { type EnforcementPolicy } from '../../../src/workflows/definitions.js';
-import { db, recordingDeps, testPolicy } from './harness.js';
+import { db, recordingDeps, testLadderClient, testPolicy } from './harness.js';
 
 export const INTERNAL_TOKEN = 'internal-token-for-tests-0123456789';
 export const ADMIN_TOKEN = 'admin-token-for-tests-0123456789abc';
@@ -42,13 +42,11 @@ export function buildTestApp(options: {
     db: options.db ?? db(),
     temporal: options.client,
     logger: createLogger('silent'),
-    // The time-skipping server cannot register custom search attributes.
-    ladder: createLadderClient({
-      client: options.client,
-      taskQueue: options.taskQueue,
+    // Notifications on the ladder's own queue (the test worker serves no notification queues),
+    // no custom search attributes (the time-skipping server cannot register them).
+    ladder: testLadderClient(options.client, options.taskQueue, {
       policy,
-      publishSearchAttributes: false,
-      rpcTimeoutMs: options.rpcTimeoutMs,
+      ...(options.rpcTimeoutMs ? { rpcTimeoutMs: options.rpcTimeoutMs } : {}),
     }),
     activityDeps: recordingDeps(),
   });

@@ -6,7 +6,7 @@ import {
   type ChatNotifier,
   type EmailSender,
 } from '../adapters/ports/notifications.js';
-import { type AuditHelpers } from './audit.js';
+import { type AuditHelpers } from './audit-writer.js';
 import { amountOwed, type ChatMessageBuilder, type DiscordInput } from './chat-message.js';
 import { counted, type NotificationLedger, type NotificationOutcome } from './notification-ledger.js';
 
