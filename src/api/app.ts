@@ -18,6 +18,7 @@ import { adminRoutes } from './routes/admin.js';
 import { announcementRoutes } from './routes/announcements.js';
 import { gateRoutes } from './routes/gates.js';
 import { openApiRoutes } from './openapi.js';
+import { frameworkErrors, genReqId, installErrorHandling } from './errors.js';
 import { notificationTaskQueuesFor } from '../workflows/definitions.js';
 
 export interface HttpDeps {
@@ -37,7 +38,10 @@ export const BODY_LIMIT_BYTES = 1024 * 1024;
 /** The HTTP service: one process, one module of routes per surface. */
 export function buildServer(deps: HttpDeps): FastifyInstance {
   const loggerInstance: FastifyBaseLogger = deps.logger;
-  const app = Fastify({ loggerInstance, bodyLimit: BODY_LIMIT_BYTES });
+  const app = Fastify({ loggerInstance, bodyLimit: BODY_LIMIT_BYTES, genReqId, frameworkErrors });
+  installErrorHandling(app);
+  // The API speaks JSON only: anything else is a 415, not a string for the schemas to reject.
+  app.removeContentTypeParser('text/plain');
   const ladder =
     deps.ladder ??
     createLadderClient({

@@ -11,6 +11,10 @@ export const errorResponseSchema = z
       .record(z.string(), z.array(z.string()))
       .optional()
       .describe('per-field problems, keyed by the field path (e.g. "body.action")'),
+    requestId: z
+      .string()
+      .optional()
+      .describe('the id of the request in the service log (also in the x-request-id header)'),
   })
   .meta({ id: 'Error' });
 
