@@ -35,34 +35,21 @@ export interface HttpDeps {
 /** Stripe sends at most a few hundred KB; anything near this is not a Stripe event. */
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
-/** The HTTP service: one process, one module of routes per surface. */
-export function buildServer(deps: HttpDeps): FastifyInstance {
-  const loggerInstance: FastifyBaseLogger = deps.logger;
-  const app = Fastify({ loggerInstance, bodyLimit: BODY_LIMIT_BYTES, genReqId, frameworkErrors });
-  installErrorHandling(app);
-  // The API speaks JSON only: anything else is a 415, not a string for the schemas to reject.
-  app.removeContentTypeParser('text/plain');
+/** What both listeners share: one ladder client and one webhook ingest per process. */
+function shared(deps: HttpDeps) {
+  const { env } = deps.config;
   const ladder =
     deps.ladder ??
     createLadderClient({
       client: deps.temporal,
-      taskQueue: deps.config.env.TEMPORAL_TASK_QUEUE,
+      taskQueue: env.TEMPORAL_TASK_QUEUE,
       policy: deps.config.policy,
-      notificationTaskQueues: notificationTaskQueuesFor(deps.config.env.TEMPORAL_TASK_QUEUE),
+      notificationTaskQueues: notificationTaskQueuesFor(env.TEMPORAL_TASK_QUEUE),
     });
-  const tokens = { internal: deps.config.env.INTERNAL_API_TOKEN, admin: deps.config.env.ADMIN_TOKEN };
-  healthRoutes(app, {
-    db: deps.db,
-    temporal: deps.temporal,
-    namespace: deps.config.env.TEMPORAL_NAMESPACE,
-    taskQueue: deps.config.env.TEMPORAL_TASK_QUEUE,
-    staleness: stalenessThresholds(deps.config),
-  });
-  const { env } = deps.config;
   const notifications = createActivities(
     deps.activityDeps ?? activityDepsFromConfig(deps.config, deps.db, deps.logger),
   );
-  stripeWebhookRoutes(app, {
+  const webhook = {
     secrets: env.STRIPE_WEBHOOK_SECRET,
     logger: deps.logger,
     ingest: createStripeEventIngest({
@@ -75,7 +62,36 @@ export function buildServer(deps: HttpDeps): FastifyInstance {
       alertOps: opsAlerter(notifications),
       logger: deps.logger,
     }),
+  };
+  return { ladder, webhook };
+}
+
+function baseApp(deps: HttpDeps): FastifyInstance {
+  const loggerInstance: FastifyBaseLogger = deps.logger;
+  const app = Fastify({ loggerInstance, bodyLimit: BODY_LIMIT_BYTES, genReqId, frameworkErrors });
+  installErrorHandling(app);
+  // The API speaks JSON only: anything else is a 415, not a string for the schemas to reject.
+  app.removeContentTypeParser('text/plain');
+  return app;
+}
+
+/**
+ * The HTTP service on PORT: every route (the webhook too, for local use and the CLI). Never
+ * published to the internet: the main API, the controller, the Portal and operators reach it on
+ * a private network.
+ */
+export function buildServer(deps: HttpDeps): FastifyInstance {
+  const app = baseApp(deps);
+  const { ladder, webhook } = shared(deps);
+  const tokens = { internal: deps.config.env.INTERNAL_API_TOKEN, admin: deps.config.env.ADMIN_TOKEN };
+  healthRoutes(app, {
+    db: deps.db,
+    temporal: deps.temporal,
+    namespace: deps.config.env.TEMPORAL_NAMESPACE,
+    taskQueue: deps.config.env.TEMPORAL_TASK_QUEUE,
+    staleness: stalenessThresholds(deps.config),
   });
+  stripeWebhookRoutes(app, webhook);
   accountRoutes(app, { db: deps.db, ladder, tokens, dryRun: deps.config.policy.dryRun });
   gateRoutes(app, {
     db: deps.db,
@@ -95,5 +111,16 @@ export function buildServer(deps: HttpDeps): FastifyInstance {
   app.get('/metrics', { logLevel: 'silent' }, async (_request, reply) =>
     reply.type(registry.contentType).send(await registry.metrics()),
   );
+  return app;
+}
+
+/**
+ * The listener on PUBLIC_PORT, the one address Stripe must reach: POST /webhooks/stripe and
+ * GET /healthz, nothing else (no readiness details, metrics, OpenAPI, tokens).
+ */
+export function buildPublicServer(deps: HttpDeps): FastifyInstance {
+  const app = baseApp(deps);
+  app.get('/healthz', { logLevel: 'silent' }, () => ({ status: 'ok' }));
+  stripeWebhookRoutes(app, shared(deps).webhook);
   return app;
 }

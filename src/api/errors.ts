@@ -57,9 +57,9 @@ function patternOf(url: string): RegExp {
  * Errors fastify raises before routing (Fastify's `frameworkErrors` option): a URL that does not
  * decode (invalid percent-encoding or UTF-8) → 400, a path parameter over 100 characters → 414.
  */
-export function frameworkErrors(error: FastifyError, _request: FastifyRequest, reply: FastifyReply) {
+export function frameworkErrors(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
   const status = error.statusCode ?? 400;
-  return send(reply, status, {
+  void send(reply, status, {
     error: KINDS[status] ?? 'bad_request',
     message:
       status === 414 ? 'a path parameter is longer than 100 characters' : 'the URL is not valid (encoding)',

@@ -8,7 +8,7 @@ import { exitIfUnavailable, waitForDependency, waitForPostgres } from '../platfo
 import { opsAlerter } from '../notifications/ops-alerts.js';
 import { startStalenessCheck } from '../platform/observability/staleness-service.js';
 import { connectClient } from '../platform/temporal/connection.js';
-import { buildServer } from './app.js';
+import { buildPublicServer, buildServer } from './app.js';
 
 const config = loadConfigOrExit();
 const logger = createLogger(config.env.LOG_LEVEL, 'http');
@@ -23,6 +23,11 @@ const temporal = await (async () => {
 // One set of adapters (and rate limiters) for the routes and the staleness check.
 const activityDeps = activityDepsFromConfig(config, db, logger);
 const app = buildServer({ config, db, temporal, logger, activityDeps });
+// The webhook's own listener (PUBLIC_PORT), when Stripe must reach this service from the internet.
+const publicApp =
+  config.env.PUBLIC_PORT === undefined
+    ? undefined
+    : buildPublicServer({ config, db, temporal, logger, activityDeps });
 let stopStalenessCheck = async () => {};
 
 let stopping = false;
@@ -31,7 +36,7 @@ async function stop(signal: string) {
   stopping = true;
   logger.info({ signal }, 'http service stopping');
   await stopStalenessCheck();
-  await app.close();
+  await Promise.all([app.close(), publicApp?.close()]);
   await temporal.connection.close();
   await db.$disconnect();
   process.exit(0);
@@ -40,6 +45,7 @@ process.on('SIGTERM', () => void stop('SIGTERM'));
 process.on('SIGINT', () => void stop('SIGINT'));
 
 await app.listen({ host: config.env.HOST, port: config.env.PORT });
+if (publicApp) await publicApp.listen({ host: config.env.PUBLIC_HOST, port: config.env.PUBLIC_PORT! });
 stopStalenessCheck = startStalenessCheck({
   config,
   temporal,

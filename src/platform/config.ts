@@ -108,6 +108,15 @@ export const envSchema = z
       .min(1, { message: 'expected a TCP port (1-65535)' })
       .max(65535, { message: 'expected a TCP port (1-65535)' })
       .default(3000),
+    // The public listener: only POST /webhooks/stripe and /healthz, the one address Stripe must
+    // reach. Unset: no public listener (PORT still serves the webhook, e.g. for local use).
+    PUBLIC_HOST: z.string().min(1).default('0.0.0.0'),
+    PUBLIC_PORT: z.coerce
+      .number({ message: 'expected a TCP port (1-65535)' })
+      .int({ message: 'expected a TCP port (1-65535)' })
+      .min(1, { message: 'expected a TCP port (1-65535)' })
+      .max(65535, { message: 'expected a TCP port (1-65535)' })
+      .optional(),
     INTERNAL_API_TOKEN: token,
     ADMIN_TOKEN: token,
 
@@ -239,6 +248,13 @@ export const envSchema = z
           message: 'expected a readable PEM file (the CA that signed the Proxmox certificate)',
         });
       }
+    }
+    if (env.PUBLIC_PORT !== undefined && env.PUBLIC_PORT === env.PORT) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['PUBLIC_PORT'],
+        message: 'must differ from PORT (the internal listener)',
+      });
     }
     if (env.INTERNAL_API_TOKEN === env.ADMIN_TOKEN) {
       ctx.addIssue({ code: 'custom', path: ['ADMIN_TOKEN'], message: 'must differ from INTERNAL_API_TOKEN' });

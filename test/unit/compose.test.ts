@@ -37,6 +37,7 @@ interface Service {
   depends_on?: Record<string, { condition: string }>;
   healthcheck?: { test: unknown };
   volumes?: string[];
+  ports?: string[];
   stop_grace_period?: string;
 }
 
@@ -61,6 +62,16 @@ describe('the required variables (from src/platform/config.ts)', () => {
 });
 
 describe('docker-compose.yml', () => {
+  it('publishes only the public listener: every other port is bound to the host\'s loopback', () => {
+    const published = Object.entries(services).flatMap(([name, service]) =>
+      (service.ports ?? []).map((mapping) => ({ name, mapping: String(mapping) })),
+    );
+    const open = published.filter((p) => !p.mapping.startsWith('127.0.0.1:'));
+    const http = services.http!.environment!;
+    expect(open).toEqual([{ name: 'http', mapping: `${http.PUBLIC_PORT}:${http.PUBLIC_PORT}` }]);
+    expect(http.PUBLIC_PORT).not.toBe(http.PORT);
+  });
+
   it('has the whole stack: PostgreSQL, Temporal on it, UI, setup, migrations, worker, HTTP service', () => {
     expect(Object.keys(services).sort()).toEqual(
       [

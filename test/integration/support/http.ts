@@ -6,7 +6,7 @@ import { inject } from 'vitest';
 import { loadConfig, type Config } from '../../../src/platform/config.js';
 import { type PrismaClient } from '../../../src/platform/database.js';
 import { createLogger } from '../../../src/platform/logger.js';
-import { buildServer } from '../../../src/api/app.js';
+import { buildPublicServer, buildServer } from '../../../src/api/app.js';
 import { type EnforcementPolicy } from '../../../src/workflows/definitions.js';
 import { db, recordingDeps, testLadderClient, testPolicy } from './harness.js';
 
@@ -34,10 +34,13 @@ export function buildTestApp(options: {
   /** Another database client for the app (e.g. through a proxy the test can cut). */
   db?: PrismaClient;
   rpcTimeoutMs?: number;
+  /** The public listener (webhook and /healthz only) instead of the internal one. */
+  listener?: 'internal' | 'public';
 }) {
   const config = testConfig({ TEMPORAL_TASK_QUEUE: options.taskQueue, ...options.env });
   const policy = options.policy ?? testPolicy();
-  const app = buildServer({
+  const build = options.listener === 'public' ? buildPublicServer : buildServer;
+  const app = build({
     config: { ...config, policy },
     db: options.db ?? db(),
     temporal: options.client,
