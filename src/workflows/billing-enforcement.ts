@@ -117,6 +117,8 @@ export async function billingEnforcementWorkflow(input: EnforcementInput): Promi
   let restoreRequest: AdminMark | null = null;
   let restored: { at: string; by: string } | null = null;
   let finishing = false;
+  /** The rung whose activities are being awaited, if any: message handlers run in between. */
+  let climbing: Rung | null = null;
   /** Bumped by every message that can move the next deadline: waits re-evaluate. */
   let wake = 0;
 
@@ -130,6 +132,16 @@ export async function billingEnforcementWorkflow(input: EnforcementInput): Promi
   function record(kind: string, extra: { actions?: string[]; detail?: string } = {}) {
     s.history.push({ at: nowIso(), kind, state: s.state, ...extra });
     if (s.history.length > MAX_HISTORY) s.history.splice(0, s.history.length - MAX_HISTORY);
+  }
+
+  /**
+   * Moves the next deadline back. Once the retained rung has begun (retainUntil is set before its
+   * activities are awaited) the deadline is the end of retention, even while the state still
+   * reads `suspended`: shifting the rung offsets then would be audited but never read.
+   */
+  function postpone(ms: number) {
+    if (s.retainUntil) s.retainUntil = new Date(Date.parse(s.retainUntil) + ms).toISOString();
+    else s.shiftMs += ms;
   }
 
   function alreadyApplied(eventId: string): boolean {
@@ -583,9 +595,7 @@ export async function billingEnforcementWorkflow(input: EnforcementInput): Promi
     async (mark) => {
       const haltedMs = s.haltedSince ? Date.now() - Date.parse(s.haltedSince) : 0;
       // Time spent halted does not count towards the next rung.
-      if (s.state === 'retained' && s.retainUntil)
-        s.retainUntil = new Date(Date.parse(s.retainUntil) + haltedMs).toISOString();
-      else s.shiftMs += haltedMs;
+      postpone(haltedMs);
       const wasFrozen = s.disputeFrozen;
       s.paused = null;
       s.disputeFrozen = null;
@@ -608,10 +618,7 @@ export async function billingEnforcementWorkflow(input: EnforcementInput): Promi
   setHandler(
     extendGraceUpdate,
     async (req) => {
-      const ms = req.hours * HOUR_MS;
-      if (s.state === 'retained' && s.retainUntil)
-        s.retainUntil = new Date(Date.parse(s.retainUntil) + ms).toISOString();
-      else s.shiftMs += ms;
+      postpone(req.hours * HOUR_MS);
       s.graceExtendedHours += req.hours;
       record('grace_extended', { detail: `+${req.hours} h by ${req.actor}: ${req.reason}` });
       wake++;
@@ -624,7 +631,8 @@ export async function billingEnforcementWorkflow(input: EnforcementInput): Promi
         validated(req, { hours: true });
         assertOpen();
         if (s.state === 'active') throw new Error('the account is not overdue yet');
-        if (s.deletionReviewDueAt) throw new Error('retention has already ended; the deletion review is due');
+        if (s.deletionReviewDueAt || climbing === 'deletion_review')
+          throw new Error('retention has already ended; the deletion review is due');
       },
     },
   );
@@ -732,6 +740,7 @@ export async function billingEnforcementWorkflow(input: EnforcementInput): Promi
       await continueAsNewIfDue();
       continue;
     }
+    climbing = next.rung;
     switch (next.rung) {
       case 'final_warning':
         await finalWarning();
@@ -754,6 +763,7 @@ export async function billingEnforcementWorkflow(input: EnforcementInput): Promi
         await deletionReview();
         break;
     }
+    climbing = null;
     publish();
     await continueAsNewIfDue();
   }
