@@ -19,6 +19,7 @@ import {
   type EmailSender,
 } from '../ports/notifications.js';
 import { type ServerControl } from '../ports/server-control.js';
+import { allowedFrom, stateColumns } from '../workflows/ladder.js';
 import { AccountNotFoundError } from './errors.js';
 
 export { AccountNotFoundError };
@@ -110,14 +111,6 @@ export function redactEmailAddresses(text: string): string {
   return text.replace(EMAIL_ADDRESS, '[email redacted]');
 }
 
-const ALLOWED_FROM: Record<BillingState, BillingState[] | 'any'> = {
-  active: 'any',
-  overdue: ['active', 'overdue'],
-  final_warning: ['overdue', 'final_warning'],
-  suspended: ['final_warning', 'suspended'],
-  retained: ['suspended', 'retained'],
-};
-
 const COLORS: Record<BillingState | 'ops', number> = {
   active: 0x2ecc71,
   overdue: 0xf1c40f,
@@ -126,34 +119,6 @@ const COLORS: Record<BillingState | 'ops', number> = {
   retained: 0x8e44ad,
   ops: 0x3498db,
 };
-
-function stateFields(
-  to: BillingState,
-  at: Date,
-  retainUntil?: string,
-): Prisma.BillingAccountUpdateManyMutationInput {
-  switch (to) {
-    case 'overdue':
-      return { overdueSince: at };
-    case 'final_warning':
-      return { finalWarningAt: at };
-    case 'suspended':
-      return { suspendedAt: at };
-    case 'retained':
-      return { retainedAt: at, retainUntil: retainUntil ? new Date(retainUntil) : null };
-    case 'active':
-      return {
-        restoredAt: at,
-        overdueSince: null,
-        finalWarningAt: null,
-        suspendedAt: null,
-        retainedAt: null,
-        retainUntil: null,
-        deletionReviewDueAt: null,
-        backupsBlocked: false,
-      };
-  }
-}
 
 function attempt(): number {
   try {
@@ -256,13 +221,13 @@ export function createActivities(deps: ActivityDeps) {
         occurredAt: at,
       });
       if (!wrote) return { applied: false };
-      const from = ALLOWED_FROM[input.to];
+      const from = allowedFrom(input.to);
       const updated = await tx.billingAccount.updateMany({
         where: { id: input.accountId, ...(from === 'any' ? {} : { state: { in: from } }) },
         data: {
           state: input.to,
           workflowId: input.workflowId,
-          ...stateFields(input.to, at, input.retainUntil),
+          ...stateColumns(input.to, at, input.retainUntil),
         },
       });
       if (updated.count === 0) {

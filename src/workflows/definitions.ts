@@ -3,6 +3,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { type AdminInput, type ExtendGraceInput } from './admin-input.js';
+import type { LadderRung } from './ladder.js';
 
 export const TASK_QUEUE = 'billing-enforcement';
 export const WORKFLOW_ID_PREFIX = 'billing-enforcement:';
@@ -15,11 +16,13 @@ export function workflowIdFor(accountId: string): string {
 export const BILLING_STATES = ['active', 'overdue', 'final_warning', 'suspended', 'retained'] as const;
 export type BillingState = (typeof BILLING_STATES)[number];
 
-/** The rungs after the first: what the ladder does next. */
+/** The rungs after the first that enforce something: what happens to the customer next. */
 export type Rung = 'final_warning' | 'suspended' | 'retained' | 'deletion_review';
 
 export interface EnforcementPolicy {
   version: string;
+  /** A reminder email this long after the account went overdue; absent: no reminder. */
+  reminderAfterMs?: number;
   finalWarningAfterMs: number;
   suspendAfterMs: number;
   retainAfterMs: number;
@@ -179,6 +182,8 @@ export interface CarriedState {
   history: HistoryEntry[];
   /** Counts steps across continueAsNew, so audit keys stay unique per ladder. */
   stepSeq: number;
+  /** Rungs that only notify (the reminder) already sent; absent in runs from before them. */
+  noticesSent?: LadderRung[];
 }
 
 export interface EnforcementInput {
