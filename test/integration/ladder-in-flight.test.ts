@@ -6,7 +6,12 @@ import { inject } from 'vitest';
 import { Worker } from '@temporalio/worker';
 import { type TestWorkflowEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../src/activities/index.js';
-import { extendGraceUpdate, statusQuery } from '../../src/workflows/definitions.js';
+import {
+  extendGraceUpdate,
+  pauseUpdate,
+  resumeUpdate,
+  statusQuery,
+} from '../../src/workflows/definitions.js';
 import {
   DAY,
   HOUR,
@@ -94,6 +99,30 @@ describe('admin messages during a rung in progress', () => {
       );
       expect(retainedAt - overdueSince).toBeLessThan(14 * DAY + MINUTE);
       expect(retained.nextAction).toEqual({ rung: 'deletion_review', at: retained.retainUntil });
+    });
+  });
+
+  it('pause and resume while the ladder is being retained: the time halted moves the end of retention', async () => {
+    const { runUntil, taskQueue, held } = await workerHeldAt(env, 'markRetained');
+    const { accountId, invoiceIds } = await seedAccount();
+    await runUntil(async () => {
+      const handle = await startLadder(env, taskQueue, accountId, invoiceIds[0]!);
+      await waitForState(handle, 'overdue');
+      const sleeping = env.sleep(14 * DAY + MINUTE);
+      await held.reached;
+      const before = await handle.query(statusQuery);
+      expect(before.state).toBe('suspended');
+      expect(before.retainUntil).not.toBeNull();
+      await handle.executeUpdate(pauseUpdate, { args: [admin] });
+      // Halted for a minute of workflow time, inside the held activity's 2-minute timeout.
+      await env.sleep(MINUTE);
+      await handle.executeUpdate(resumeUpdate, { args: [admin] });
+      held.open();
+      await sleeping;
+      const retained = await waitForState(handle, 'retained');
+      expect(Date.parse(retained.retainUntil!) - Date.parse(before.retainUntil!)).toBeGreaterThanOrEqual(
+        MINUTE,
+      );
     });
   });
 
