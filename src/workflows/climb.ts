@@ -16,7 +16,7 @@ import {
   type BillingState,
   type EnforcementResult,
 } from './definitions.js';
-import { changesState, restoreLifts, rungSpec, type RungName, type RungSpec } from './ladder.js';
+import { changesState, isNotice, restoreLifts, rungSpec, type RungName, type RungSpec } from './ladder.js';
 import { nowIso, type LadderState } from './ladder-state.js';
 
 // Enforcement actions (state, backups, servers) retry with backoff until they succeed; the
@@ -282,7 +282,7 @@ export async function climb(ladder: LadderState, rung: RungName): Promise<boolea
   if (rung === 'overdue') s.overdueSince = nowIso();
   if (spec.enforces === 'retain')
     s.retainUntil = new Date(Date.now() + ladder.policy.retentionMs).toISOString();
-  if (spec.rung !== 'overdue' && !changesState(spec) && spec.enforces === null) {
+  if (spec.rung !== 'overdue' && isNotice(spec)) {
     // A notice: remembered before its email is awaited, so it is sent once whatever arrives.
     s.noticesSent = [...(s.noticesSent ?? []), spec.rung];
   }

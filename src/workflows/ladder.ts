@@ -1,6 +1,8 @@
 // The ladder as data: every rung, in order, with when it lands, what it enforces, what it tells
 // the customer and the billing channel, and what a restore lifts. The workflow climbs it; the
-// activities, the announcements and the demo read it. Adding a rung means adding a row here.
+// activities, the announcements and the demo read it. A rung that only sends an email (like the
+// reminder) needs just its row, its template and its setting; one that enforces something new
+// also needs that enforcement in climb.ts, and a new state its columns below and its gates.
 // Deterministic code only (no Node built-ins, no zod): the workflow bundle imports it.
 import type { EmailTemplate } from '../notifications/email-templates.js';
 import type { BillingState, EnforcementPolicy, Rung } from './definitions.js';
