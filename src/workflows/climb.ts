@@ -4,6 +4,7 @@
 import {
   allHandlersFinished,
   condition,
+  continueAsNew,
   proxyActivities,
   workflowInfo,
   type ActivityOptions,
@@ -14,10 +15,11 @@ import {
   NOTIFICATION_MAX_ATTEMPTS,
   type AdminInput,
   type BillingState,
+  type EnforcementInput,
   type EnforcementResult,
 } from './definitions.js';
 import { changesState, isNotice, restoreLifts, rungSpec, type RungName, type RungSpec } from './ladder.js';
-import { nowIso, type LadderState } from './ladder-state.js';
+import { freshState, nowIso, type LadderState } from './ladder-state.js';
 
 // Enforcement actions (state, backups, servers) retry with backoff until they succeed; the
 // activities alert ops when they keep failing. Notifications fail soft after a few attempts.
@@ -307,6 +309,7 @@ export async function climb(ladder: LadderState, rung: RungName): Promise<boolea
 export async function restore(ladder: LadderState): Promise<EnforcementResult> {
   ladder.finishing = true;
   const { policy, restoreRequest } = ladder;
+  const openBefore = ladder.s.openInvoices.map((i) => i.invoiceId);
   const by = restoreRequest?.actor ?? 'payment';
   const wasState = ladder.s.state;
   const actions: string[] = [];
@@ -362,6 +365,25 @@ export async function restore(ladder: LadderState): Promise<EnforcementResult> {
   });
   ladder.publish();
   await condition(allHandlersFinished);
+  const failedSince = ladder.s.openInvoices.filter((i) => !openBefore.includes(i.invoiceId));
+  if (failedSince.length > 0) {
+    // A payment failed while the restore was awaiting its activities: the account owes again,
+    // and this workflow id is where the webhook sends that invoice's news. A fresh ladder
+    // starts for it rather than ending with the failure unheard.
+    const { appliedEventIds, settledInvoiceIds, history, stepSeq } = ladder.s;
+    ladder.record('ladder_restarted', { detail: failedSince.map((i) => i.invoiceId).join(', ') });
+    await continueAsNew<(input: EnforcementInput) => Promise<EnforcementResult>>({
+      ...ladder.input,
+      carried: {
+        ...freshState(),
+        openInvoices: failedSince,
+        appliedEventIds,
+        settledInvoiceIds,
+        history,
+        stepSeq,
+      },
+    });
+  }
   return {
     accountId: ladder.accountId,
     outcome: wasState === 'active' ? 'nothing_overdue' : 'restored',

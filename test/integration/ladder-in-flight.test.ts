@@ -18,6 +18,8 @@ import {
   MINUTE,
   recordingDeps,
   seedAccount,
+  settle,
+  failAgain,
   startLadder,
   useTimeSkippingEnv,
   waitForState,
@@ -36,7 +38,10 @@ function gate() {
 }
 
 /** A worker whose activity `name` waits at a gate before doing its real work. */
-async function workerHeldAt(env: TestWorkflowEnvironment, name: 'markRetained' | 'flagDeletionReview') {
+async function workerHeldAt(
+  env: TestWorkflowEnvironment,
+  name: 'markRetained' | 'flagDeletionReview' | 'restoreServers',
+) {
   const activities = createActivities(recordingDeps());
   const held = gate();
   const real = (input: never) => (activities[name] as (input: never) => Promise<unknown>)(input);
@@ -141,6 +146,28 @@ describe('admin messages during a rung in progress', () => {
       const due = await waitForStatus(handle, (s) => s.deletionReviewDueAt !== null, 'deletion review');
       expect(due.graceExtendedHours).toBe(0);
       expect(due.history.map((h) => h.kind)).not.toContain('grace_extended');
+    });
+  });
+
+  it('a payment failing while the ladder restores is not dropped: a fresh ladder starts for it', async () => {
+    const { runUntil, taskQueue, held } = await workerHeldAt(env, 'restoreServers');
+    const { accountId, invoiceIds } = await seedAccount({ invoices: [{}, {}] });
+    await runUntil(async () => {
+      const handle = await startLadder(env, taskQueue, accountId, invoiceIds[0]!);
+      await waitForState(handle, 'overdue');
+      await settle(handle, invoiceIds[0]!);
+      await held.reached;
+      // The restore is lifting the suspension when the next invoice fails.
+      await failAgain(handle, invoiceIds[1]!);
+      held.open();
+      const latest = env.client.workflow.getHandle(handle.workflowId);
+      const again = await waitForStatus(
+        latest,
+        (s) => s.state === 'overdue' && s.openInvoices.some((i) => i.invoiceId === invoiceIds[1]),
+        'a fresh ladder for the second invoice',
+      );
+      expect(again.openInvoices.map((i) => i.invoiceId)).toEqual([invoiceIds[1]]);
+      expect((await latest.describe()).status.name).toBe('RUNNING');
     });
   });
 });
