@@ -13,7 +13,11 @@
 // - releaseSuspensionHold during the circuit breaker's claim: recorded; the recount that follows
 //   wakes at once and claims again with the bypass.
 // - approveDeletionReview requires the review to be due, which is set after its flag is written.
-// - any admin update during a restore is refused (`finishing`).
+// - extendGrace during the overdue rung itself is refused as "not overdue yet" (the state turns
+//   overdue when its transition answers): refused, so the admin knows to ask again.
+// - any admin update during a restore is refused (`finishing`); a payment that fails during a
+//   restore starts a fresh ladder once the restore is done (restore in climb.ts). A dispute or a
+//   settlement then changes nothing: the account is being restored anyway.
 import { type UpdateDefinition } from '@temporalio/common';
 import { setHandler } from '@temporalio/workflow';
 import { adminInputIssues } from './admin-input.js';
