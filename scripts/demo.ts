@@ -23,12 +23,17 @@ import {
   statusQuery,
   workflowIdFor,
   type BillingState,
+  type EnforcementPolicy,
   type EnforcementStatus,
   type PaymentFailed,
 } from '../src/workflows/definitions.js';
+import { LADDER, rungSpec, type RungName } from '../src/workflows/ladder.js';
 
-const RUNGS = ['overdue', 'final_warning', 'suspended', 'retained', 'deletion_review'] as const;
-type PayAt = (typeof RUNGS)[number];
+const HOUR = 3_600_000;
+
+// The rungs the demo's policy climbs, in ladder order (the optional reminder is off in it).
+const RUNGS = LADDER.filter((r) => r.after(demoPolicy()) !== null).map((r) => r.rung);
+type PayAt = RungName;
 
 const program = new Command()
   .name('demo')
@@ -47,7 +52,6 @@ interface TimelineEntry {
   actions: string[];
 }
 
-const HOUR = 3_600_000;
 const wallStart = Date.now();
 // Core (Rust) logs go through the JS logger at ERROR, never to stdout: --json output stays clean.
 Runtime.install({
@@ -139,7 +143,7 @@ try {
       ],
     });
     const reached = (s: EnforcementStatus, rung: PayAt) =>
-      rung === 'deletion_review' ? s.deletionReviewDueAt !== null : s.history.some((h) => h.kind === rung);
+      s.history.some((h) => h.kind === rungSpec(rung).historyKind);
     for (const rung of RUNGS) {
       let status = await handle.query(statusQuery);
       if (!reached(status, rung) && status.nextAction) {
@@ -171,11 +175,7 @@ try {
 
   const failedAt = Date.parse(final.history[0]!.at);
   const timeline: TimelineEntry[] = final.history
-    .filter((h) =>
-      ['overdue', 'final_warning', 'suspended', 'retained', 'deletion_review_due', 'restored'].includes(
-        h.kind,
-      ),
-    )
+    .filter((h) => [...LADDER.map((r) => r.historyKind), 'restored'].includes(h.kind))
     .map((h) => ({
       at: h.at,
       hoursSinceFailure: Math.round(((Date.parse(h.at) - failedAt) / HOUR) * 100) / 100,
@@ -200,7 +200,7 @@ try {
   fs.rmSync(tmp, { recursive: true, force: true });
 }
 
-function demoPolicy() {
+function demoPolicy(): EnforcementPolicy {
   return {
     version: 'demo',
     finalWarningAfterMs: 72 * HOUR,

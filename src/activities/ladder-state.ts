@@ -7,6 +7,7 @@ import { type Logger } from '../platform/logger.js';
 import { ladderTransitions } from '../platform/observability/metrics.js';
 import { stepKey, writeEventOnce, type AuditHelpers } from './audit-writer.js';
 import { type Enforcing } from './enforcing.js';
+import { allowedFrom, stateColumns } from '../workflows/ladder.js';
 
 export interface TransitionInput {
   accountId: string;
@@ -37,45 +38,9 @@ export interface AuditInput {
   detail?: Record<string, unknown>;
 }
 
-// --- The ladder's states as the database sees them --------------------------------------------
 // Which states a transition may leave from (a row in another state is left as it is, and the
-// mismatch logged), and which account columns each state sets.
-
-const ALLOWED_FROM: Record<BillingState, BillingState[] | 'any'> = {
-  active: 'any',
-  overdue: ['active', 'overdue'],
-  final_warning: ['overdue', 'final_warning'],
-  suspended: ['final_warning', 'suspended'],
-  retained: ['suspended', 'retained'],
-};
-
-function stateFields(
-  to: BillingState,
-  at: Date,
-  retainUntil?: string,
-): Prisma.BillingAccountUpdateManyMutationInput {
-  switch (to) {
-    case 'overdue':
-      return { overdueSince: at };
-    case 'final_warning':
-      return { finalWarningAt: at };
-    case 'suspended':
-      return { suspendedAt: at };
-    case 'retained':
-      return { retainedAt: at, retainUntil: retainUntil ? new Date(retainUntil) : null };
-    case 'active':
-      return {
-        restoredAt: at,
-        overdueSince: null,
-        finalWarningAt: null,
-        suspendedAt: null,
-        retainedAt: null,
-        retainUntil: null,
-        deletionReviewDueAt: null,
-        backupsBlocked: false,
-      };
-  }
-}
+// mismatch logged) and which account columns each state sets both come from the ladder's table
+// (src/workflows/ladder.ts): allowedFrom and stateColumns.
 
 // ------------------------------------------------------------------------------------------------
 
@@ -113,13 +78,13 @@ export function ladderStateActivities(
         occurredAt: at,
       });
       if (!wrote) return { applied: false };
-      const from = ALLOWED_FROM[input.to];
+      const from = allowedFrom(input.to);
       const updated = await tx.billingAccount.updateMany({
         where: { id: input.accountId, ...(from === 'any' ? {} : { state: { in: from } }) },
         data: {
           state: input.to,
           workflowId: input.workflowId,
-          ...stateFields(input.to, at, input.retainUntil),
+          ...stateColumns(input.to, at, input.retainUntil),
         },
       });
       if (updated.count === 0) {

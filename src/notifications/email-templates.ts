@@ -3,6 +3,7 @@
 
 export const EMAIL_TEMPLATES = [
   'payment_failed',
+  'payment_reminder',
   'final_warning',
   'suspended',
   'retained',
@@ -66,6 +67,14 @@ function body(template: EmailTemplate, ctx: EmailContext): Body {
       return {
         subject: `Payment failed: ${amount} due for ${ctx.accountName}`,
         lead: `We could not collect ${amount} for your account. Your servers keep running; please pay the invoice to avoid any interruption.`,
+        blocked: null,
+        stillWorks: `Everything, for now: servers, the console, backups. ${DOWNLOADS_WORK}`,
+        next: `If the invoice is still unpaid on ${when}, backups will be paused (no new backups, restores or deletions).`,
+      };
+    case 'payment_reminder':
+      return {
+        subject: `Reminder: ${amount} still due for ${ctx.accountName}`,
+        lead: `${amount} for your account is still unpaid. Your servers keep running; paying the invoice now avoids any interruption.`,
         blocked: null,
         stillWorks: `Everything, for now: servers, the console, backups. ${DOWNLOADS_WORK}`,
         next: `If the invoice is still unpaid on ${when}, backups will be paused (no new backups, restores or deletions).`,
@@ -177,12 +186,14 @@ export function sampleEmailContext(template: EmailTemplate, now = new Date()): E
     nextActionAt:
       template === 'payment_failed'
         ? days(3)
-        : template === 'final_warning'
-          ? days(2)
-          : template === 'suspended'
-            ? days(9)
-            : template === 'retained'
-              ? days(30)
-              : null,
+        : template === 'payment_reminder'
+          ? days(1)
+          : template === 'final_warning'
+            ? days(2)
+            : template === 'suspended'
+              ? days(9)
+              : template === 'retained'
+                ? days(30)
+                : null,
   };
 }

@@ -164,6 +164,17 @@ export const envSchema = z
       .enum(['dry-run', 'enforce'], { message: 'expected dry-run or enforce' })
       .default('dry-run'),
     POLICY_VERSION: optionalString,
+    // Off by default: ladders then run exactly as before the reminder existed.
+    POLICY_REMINDER_AFTER_HOURS: z
+      .string()
+      .optional()
+      .transform((v) => (v === undefined || v.trim() === '' ? undefined : Number(v)))
+      .pipe(
+        z
+          .number({ message: 'expected a number of hours > 0' })
+          .positive({ message: 'expected a number of hours > 0' })
+          .optional(),
+      ),
     POLICY_FINAL_WARNING_AFTER_HOURS: positiveNumber(72, 'a number of hours > 0'),
     POLICY_SUSPEND_AFTER_HOURS: positiveNumber(120, 'a number of hours > 0'),
     POLICY_RETAIN_AFTER_DAYS: positiveNumber(14, 'a number of days > 0'),
@@ -201,6 +212,16 @@ export const envSchema = z
     PROXMOX_ALLOW_INSECURE_IN_PRODUCTION: bool(false),
   })
   .superRefine((env, ctx) => {
+    if (
+      env.POLICY_REMINDER_AFTER_HOURS !== undefined &&
+      env.POLICY_REMINDER_AFTER_HOURS >= env.POLICY_FINAL_WARNING_AFTER_HOURS
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['POLICY_REMINDER_AFTER_HOURS'],
+        message: 'must be earlier than POLICY_FINAL_WARNING_AFTER_HOURS',
+      });
+    }
     if (env.POLICY_SUSPEND_AFTER_HOURS <= env.POLICY_FINAL_WARNING_AFTER_HOURS) {
       ctx.addIssue({
         code: 'custom',
@@ -281,6 +302,10 @@ export class ConfigError extends Error {
 
 export function policyFromEnv(env: Env): EnforcementPolicy {
   const body = {
+    // Absent when unset, so the policy (and its version) is the one from before the reminder.
+    ...(env.POLICY_REMINDER_AFTER_HOURS === undefined
+      ? {}
+      : { reminderAfterMs: env.POLICY_REMINDER_AFTER_HOURS * HOUR_MS }),
     finalWarningAfterMs: env.POLICY_FINAL_WARNING_AFTER_HOURS * HOUR_MS,
     suspendAfterMs: env.POLICY_SUSPEND_AFTER_HOURS * HOUR_MS,
     retainAfterMs: env.POLICY_RETAIN_AFTER_DAYS * DAY_MS,

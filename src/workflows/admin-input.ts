@@ -2,7 +2,7 @@
 // validators. Hand-written rather than zod on purpose: the worker evaluates a workflow's whole
 // module graph once per cached workflow (reusable V8 context, one module cache per run), and zod
 // in that graph cost far more per cached ladder than the ladder itself. The HTTP API and the
-// CLI validate the same limits with zod (src/accounts/admin-input.ts) before anything reaches here.
+// CLI validate the same limits with zod (src/accounts/admin-update-schemas.ts) before anything reaches here.
 
 export const ADMIN_INPUT_LIMITS = {
   actorMaxLength: 200,

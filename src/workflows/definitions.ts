@@ -3,6 +3,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { type AdminInput, type ExtendGraceInput } from './admin-input.js';
+import type { LadderRung } from './ladder.js';
 
 export const TASK_QUEUE = 'billing-enforcement';
 export const WORKFLOW_ID_PREFIX = 'billing-enforcement:';
@@ -15,11 +16,13 @@ export function workflowIdFor(accountId: string): string {
 export const BILLING_STATES = ['active', 'overdue', 'final_warning', 'suspended', 'retained'] as const;
 export type BillingState = (typeof BILLING_STATES)[number];
 
-/** The rungs after the first: what the ladder does next. */
+/** The rungs after the first that enforce something: what happens to the customer next. */
 export type Rung = 'final_warning' | 'suspended' | 'retained' | 'deletion_review';
 
 export interface EnforcementPolicy {
   version: string;
+  /** A reminder email this long after the account went overdue; absent: no reminder. */
+  reminderAfterMs?: number;
   finalWarningAfterMs: number;
   suspendAfterMs: number;
   retainAfterMs: number;
@@ -34,7 +37,7 @@ export interface EnforcementPolicy {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Search attributes (registered by `npm run dev` / the deploy step; see src/temporal/search-attributes.ts)
+// Search attributes (registered by `npm run dev` / the deploy step; see src/platform/temporal/search-attributes.ts)
 
 export const BillingAccountId = defineSearchAttributeKey('BillingAccountId', SearchAttributeType.KEYWORD);
 export const BillingStateAttr = defineSearchAttributeKey('BillingState', SearchAttributeType.KEYWORD);
@@ -179,6 +182,8 @@ export interface CarriedState {
   history: HistoryEntry[];
   /** Counts steps across continueAsNew, so audit keys stay unique per ladder. */
   stepSeq: number;
+  /** Rungs that only notify (the reminder) already sent; absent in runs from before them. */
+  noticesSent?: LadderRung[];
 }
 
 export interface EnforcementInput {
@@ -197,7 +202,7 @@ export interface EnforcementInput {
   publishSearchAttributes?: boolean;
   /**
    * Task queues for the notification activities, each served by workers that take no more tasks
-   * per second than the provider allows (src/temporal/worker.ts). A herd's notifications then
+   * per second than the provider allows (src/platform/temporal/worker-factory.ts). A herd's notifications then
    * wait in Temporal, costing no attempt, instead of failing against a full rate limiter.
    * Absent (ladders started before these queues, and tests): everything on the ladder's queue.
    */

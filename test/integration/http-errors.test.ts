@@ -28,7 +28,9 @@ function expectErrorBody(
   expect(typeof body.message).toBe('string');
   expect(body.requestId).toMatch(/^[0-9a-f-]{36}$/);
   // The documented shape and nothing else (fastify's own bodies had statusCode, code, …).
-  expect(Object.keys(body).filter((k) => !['error', 'message', 'requestId', 'fields'].includes(k))).toEqual([]);
+  expect(Object.keys(body).filter((k) => !['error', 'message', 'requestId', 'fields'].includes(k))).toEqual(
+    [],
+  );
   expect(response.headers['x-request-id']).toBe(body.requestId);
 }
 

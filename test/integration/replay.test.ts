@@ -24,6 +24,7 @@ describe('replay of recorded histories', () => {
         'full-ladder-to-deletion-review.pb',
         'paid-at-final-warning.pb',
         'pause-extend-resume-approve-force-restore.pb',
+        'reminder-then-final-warning.pb',
       ]),
     );
   });

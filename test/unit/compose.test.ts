@@ -62,7 +62,7 @@ describe('the required variables (from src/platform/config.ts)', () => {
 });
 
 describe('docker-compose.yml', () => {
-  it('publishes only the public listener: every other port is bound to the host\'s loopback', () => {
+  it("publishes only the public listener: every other port is bound to the host's loopback", () => {
     const published = Object.entries(services).flatMap(([name, service]) =>
       (service.ports ?? []).map((mapping) => ({ name, mapping: String(mapping) })),
     );

@@ -87,13 +87,6 @@ const OUTSIDE_CITATION = new RegExp(
   ].join('|'),
 );
 
-/**
- * Files still citing outside documents while their owners rewrite them on other branches. Each
- * entry must still exist and still cite: once it is fixed or moved, this test fails until the
- * entry is removed, so the list can only shrink to empty.
- */
-const PENDING_ELSEWHERE: readonly string[] = ['src/workflows/billing-enforcement.ts'];
-
 function citesOutside(file: string): boolean {
   const buffer = fs.readFileSync(path.join(root, file));
   if (buffer.includes(0)) return false; // binary (recorded histories, images)
@@ -132,12 +125,7 @@ describe('documentation', () => {
   });
 
   it('no tracked file cites a document outside the repository', () => {
-    const citing = trackedFiles().filter((f) => !PENDING_ELSEWHERE.includes(f) && citesOutside(f));
+    const citing = trackedFiles().filter((f) => citesOutside(f));
     expect(citing).toEqual([]);
-  });
-
-  it('each file left to another branch still exists and still cites (else drop it from the list)', () => {
-    const stale = PENDING_ELSEWHERE.filter((f) => !fs.existsSync(path.join(root, f)) || !citesOutside(f));
-    expect(stale).toEqual([]);
   });
 });

@@ -8,6 +8,7 @@ import { evaluateGate, GATE_ACTIONS, GATE_CODES, GATE_STATES, type GateState } f
 import { formatAmount } from '../../notifications/email-templates.js';
 import { type LadderClient } from '../../ladder/client.js';
 import { type EnforcementPolicy, type EnforcementStatus } from '../../workflows/definitions.js';
+import { nextDateFromAccount } from '../../workflows/ladder.js';
 import { requireToken, type Tokens } from '../auth.js';
 import { accountIdSchema, notFound, parse } from '../validation.js';
 
@@ -132,22 +133,6 @@ interface AccountRow {
   retainUntil: Date | null;
 }
 
-function nextDateFromDb(account: AccountRow, policy: EnforcementPolicy): Date | null {
-  const since = account.overdueSince?.getTime();
-  switch (account.state) {
-    case 'overdue':
-      return since === undefined ? null : new Date(since + policy.finalWarningAfterMs);
-    case 'final_warning':
-      return since === undefined ? null : new Date(since + policy.suspendAfterMs);
-    case 'suspended':
-      return since === undefined ? null : new Date(since + policy.retainAfterMs);
-    case 'retained':
-      return account.retainUntil;
-    case 'active':
-      return null;
-  }
-}
-
 async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<undefined>((resolve) => {
@@ -183,7 +168,7 @@ export function announcementRoutes(app: FastifyInstance, deps: AnnouncementRoute
       if (!status.nextAction) return null; // paused or frozen: nothing is scheduled
       return { at: status.nextAction.at, what: NEXT_WHAT[state] };
     }
-    const at = nextDateFromDb(account, deps.policy);
+    const at = nextDateFromAccount(account, deps.policy);
     return at ? { at: at.toISOString(), what: NEXT_WHAT[state] } : null;
   }
 

@@ -1,0 +1,393 @@
+// Climbing one rung of the table in ladder.ts, and restoring: the activities each rung calls, in
+// the order every recorded ladder called them (replay depends on that order). A rung is:
+// dry-run check → state transition → its enforcement → customer email → Discord → history entry.
+import {
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  proxyActivities,
+  workflowInfo,
+  type ActivityOptions,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import {
+  NON_RETRYABLE_ERROR_TYPES,
+  NOTIFICATION_MAX_ATTEMPTS,
+  type AdminInput,
+  type BillingState,
+  type EnforcementInput,
+  type EnforcementResult,
+} from './definitions.js';
+import { changesState, isNotice, restoreLifts, rungSpec, type RungName, type RungSpec } from './ladder.js';
+import { freshState, nowIso, type LadderState } from './ladder-state.js';
+
+// Enforcement actions (state, backups, servers) retry with backoff until they succeed; the
+// activities alert ops when they keep failing. Notifications fail soft after a few attempts.
+const ENFORCE: ActivityOptions = {
+  startToCloseTimeout: '2 minutes',
+  retry: {
+    initialInterval: '2s',
+    backoffCoefficient: 2,
+    maximumInterval: '10 minutes',
+    nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES,
+  },
+};
+const SERVERS: ActivityOptions = {
+  ...ENFORCE,
+  startToCloseTimeout: '30 minutes',
+  heartbeatTimeout: '5 minutes',
+};
+const NOTIFY: ActivityOptions = {
+  startToCloseTimeout: '1 minute',
+  retry: {
+    initialInterval: '2s',
+    backoffCoefficient: 2,
+    maximumInterval: '2 minutes',
+    maximumAttempts: NOTIFICATION_MAX_ATTEMPTS,
+  },
+};
+
+/** NOTIFY on the given queue (the ladder's own when the input names none). */
+const notifyOn = (taskQueue: string | undefined): ActivityOptions =>
+  taskQueue ? { ...NOTIFY, taskQueue } : NOTIFY;
+
+/** Activities with a summary that the Temporal UI shows next to the call. */
+const act = (options: ActivityOptions, summary: string) =>
+  proxyActivities<Activities>({ ...options, summary });
+
+const run = () => {
+  const info = workflowInfo();
+  return { workflowId: info.workflowId, runId: info.firstExecutionRunId };
+};
+
+interface Step {
+  dryRun: boolean;
+  step: string;
+  at: string;
+}
+
+/** Dry-run for this step: the policy's mode, or an account exempt from enforcement. */
+async function effectiveDryRun(ladder: LadderState): Promise<boolean> {
+  if (ladder.policy.dryRun) return true;
+  const flags = await act(ENFORCE, 'Read account flags').loadAccountFlags({ accountId: ladder.accountId });
+  return flags.exempt;
+}
+
+export async function audit(
+  ladder: LadderState,
+  kind: string,
+  mark: AdminInput,
+  detail: Record<string, unknown> = {},
+) {
+  await act(ENFORCE, `Audit ${kind}`).recordAudit({
+    accountId: ladder.accountId,
+    ...run(),
+    step: ladder.nextStep(kind),
+    kind,
+    at: nowIso(),
+    actor: mark.actor,
+    reason: mark.reason,
+    dryRun: ladder.policy.dryRun,
+    detail,
+  });
+}
+
+async function transition(ladder: LadderState, to: BillingState): Promise<Step> {
+  const dryRun = await effectiveDryRun(ladder);
+  const step = ladder.nextStep(to);
+  const at = nowIso();
+  const base = { accountId: ladder.accountId, ...run(), step, at, dryRun, to };
+  if (to === 'retained') {
+    await act(ENFORCE, 'Mark the account retained').markRetained({
+      ...base,
+      retainUntil: ladder.s.retainUntil ?? at,
+    });
+  } else {
+    await act(ENFORCE, `Record transition to ${to}`).recordTransition(base);
+  }
+  ladder.s.state = to;
+  return { dryRun, step, at };
+}
+
+/** Notifications never stop the ladder: a failure is recorded by the activity and we go on. */
+async function notify(actions: string[], label: string, send: () => Promise<string>) {
+  try {
+    actions.push(`${label}: ${await send()}`);
+  } catch {
+    actions.push(`${label}: failed`);
+  }
+}
+
+async function email(
+  ladder: LadderState,
+  actions: string[],
+  template: NonNullable<RungSpec['email']> | 'restored',
+  { step, dryRun }: Step,
+) {
+  const next = ladder.nextAction();
+  await notify(actions, `email:${template}`, () =>
+    act(
+      notifyOn(ladder.input.notificationTaskQueues?.email),
+      `Email the customer: ${template}`,
+    ).sendCustomerEmail({
+      accountId: ladder.accountId,
+      template,
+      idempotencyKey: `${ladder.ladderKey}:${step}:email`,
+      dryRun,
+      nextActionAt: next?.at ?? null,
+      at: nowIso(),
+      ...run(),
+    }),
+  );
+}
+
+async function discord(
+  ladder: LadderState,
+  actions: string[],
+  { channel, title }: { channel: 'billing' | 'ops'; title: string },
+  { step, dryRun }: Step,
+  detail?: string,
+) {
+  const queues = ladder.input.notificationTaskQueues;
+  const next = ladder.nextAction();
+  await notify(actions, `discord:${channel}`, () =>
+    act(
+      notifyOn(channel === 'billing' ? queues?.discordBilling : queues?.discordOps),
+      `Discord (${channel}): ${title}`,
+    ).notifyDiscord({
+      accountId: ladder.accountId,
+      channel,
+      idempotencyKey: `${ladder.ladderKey}:${step}:discord-${channel}`,
+      title: dryRun ? `[dry-run] ${title}` : title,
+      state: ladder.s.state,
+      nextActionAt: next?.at ?? null,
+      detail,
+      dryRun,
+      workflowId: run().workflowId,
+    }),
+  );
+}
+
+/**
+ * Asks the circuit breaker for a suspension slot. Held: ops hears about it once, and the ladder
+ * recounts later. Granted: the dry-run decision taken here is the suspension's.
+ */
+async function claimSuspension(ladder: LadderState): Promise<{ granted: boolean; dryRun: boolean }> {
+  const { s, policy } = ladder;
+  const dryRun = await effectiveDryRun(ladder);
+  const slot = await act(ENFORCE, 'Circuit breaker: claim a suspension slot').claimSuspensionSlot({
+    accountId: ladder.accountId,
+    ...run(),
+    step: `${s.stepSeq + 1}:suspension-slot`,
+    at: nowIso(),
+    threshold: policy.suspensionBreaker.threshold,
+    windowMs: policy.suspensionBreaker.windowMs,
+    dryRun,
+    bypass: s.suspensionHoldReleased !== null,
+  });
+  if (slot.granted) {
+    s.suspensionHold = null;
+    return { granted: true, dryRun };
+  }
+  if (s.suspensionHold) {
+    s.suspensionHold.recentSuspensions = slot.recentSuspensions;
+    return { granted: false, dryRun };
+  }
+  s.suspensionHold = {
+    since: nowIso(),
+    recentSuspensions: slot.recentSuspensions,
+    threshold: policy.suspensionBreaker.threshold,
+  };
+  const actions: string[] = [];
+  await discord(
+    ladder,
+    actions,
+    { channel: 'ops', title: 'Circuit breaker: suspension held' },
+    { step: ladder.nextStep('suspension-hold'), dryRun, at: nowIso() },
+    `${slot.recentSuspensions} suspensions in the last ${Math.round(policy.suspensionBreaker.windowMs / 60_000)} min (threshold ${policy.suspensionBreaker.threshold}). ` +
+      'Release with `billing release-hold` once the cause is understood.',
+  );
+  ladder.record('suspension_held', { actions, detail: `${slot.recentSuspensions} recent suspensions` });
+  ladder.publish();
+  return { granted: false, dryRun };
+}
+
+/** What the rung's enforcement does; returns what to write in the history. */
+async function enforce(ladder: LadderState, spec: RungSpec, { dryRun, step, at }: Step): Promise<string[]> {
+  const { accountId } = ladder;
+  switch (spec.enforces) {
+    case null:
+      return [];
+    case 'block_backups':
+      await act(ENFORCE, 'Block backup changes').setBackupsBlocked({
+        accountId,
+        blocked: true,
+        dryRun,
+        idempotencyKey: `${ladder.ladderKey}:${step}:backups`,
+        at,
+        ...run(),
+      });
+      return [dryRun ? 'would block backups' : 'backups blocked'];
+    case 'stop_servers': {
+      const servers = await act(SERVERS, 'Stop every server of the account').suspendServers({
+        accountId,
+        dryRun,
+        shutdownTimeoutMs: ladder.policy.shutdownTimeoutMs,
+        at,
+        ...run(),
+        step,
+      });
+      return [
+        dryRun
+          ? `would stop servers [${servers.wouldSuspend.join(', ')}]`
+          : `servers stopped [${[...servers.suspended, ...servers.alreadySuspended].join(', ')}]`,
+      ];
+    }
+    case 'retain':
+      return [`retained until ${ladder.s.retainUntil}`];
+    case 'flag_deletion_review':
+      await act(ENFORCE, 'Flag the account for deletion review').flagDeletionReview({
+        accountId,
+        ...run(),
+        step,
+        kind: 'deletion_review_due',
+        at,
+        actor: 'workflow',
+        dryRun,
+        dueAt: at,
+      });
+      ladder.s.deletionReviewDueAt = at;
+      return ['deletion review due (nothing deleted)'];
+  }
+}
+
+const DISCORD_DETAIL: Partial<Record<RungName, (ladder: LadderState) => string>> = {
+  overdue: (ladder) => `Open invoices: ${ladder.s.openInvoices.map((i) => i.invoiceId).join(', ')}`,
+  deletion_review: () =>
+    'Retention has ended. A person decides; this service never deletes. Payment still restores the account.',
+};
+
+/**
+ * Climbs one rung. Returns false when the circuit breaker holds a suspension (the ladder
+ * recounts later). Everything a handler may change while this awaits is read afterwards
+ * (see the note in messages.ts).
+ */
+export async function climb(ladder: LadderState, rung: RungName): Promise<boolean> {
+  const spec = rungSpec(rung);
+  const { s } = ladder;
+  let claimed: { dryRun: boolean } | null = null;
+  if (spec.enforces === 'stop_servers') {
+    const slot = await claimSuspension(ladder);
+    if (!slot.granted) return false;
+    claimed = slot;
+  }
+  if (rung === 'overdue') s.overdueSince = nowIso();
+  if (spec.enforces === 'retain')
+    s.retainUntil = new Date(Date.now() + ladder.policy.retentionMs).toISOString();
+  if (spec.rung !== 'overdue' && isNotice(spec)) {
+    // A notice: remembered before its email is awaited, so it is sent once whatever arrives.
+    s.noticesSent = [...(s.noticesSent ?? []), spec.rung];
+  }
+  let step: Step;
+  if (changesState(spec)) {
+    step = await transition(ladder, spec.to);
+    if (claimed) step = { ...step, dryRun: claimed.dryRun };
+  } else {
+    const dryRun = await effectiveDryRun(ladder);
+    step = { dryRun, step: ladder.nextStep(spec.rung.replace('_', '-')), at: nowIso() };
+  }
+  const actions = await enforce(ladder, spec, step);
+  if (spec.email) await email(ladder, actions, spec.email, step);
+  if (spec.discord) await discord(ladder, actions, spec.discord, step, DISCORD_DETAIL[rung]?.(ladder));
+  // A rung without a customer email does nothing to the customer, dry-run or not.
+  const marked = step.dryRun && spec.email !== null ? ['dry-run', ...actions] : actions;
+  ladder.record(spec.historyKind, { actions: marked });
+  return true;
+}
+
+/** Lifts everything the ladder enforced and ends the workflow. */
+export async function restore(ladder: LadderState): Promise<EnforcementResult> {
+  ladder.finishing = true;
+  const { policy, restoreRequest } = ladder;
+  const openBefore = ladder.s.openInvoices.map((i) => i.invoiceId);
+  const by = restoreRequest?.actor ?? 'payment';
+  const wasState = ladder.s.state;
+  const actions: string[] = [];
+  if (wasState !== 'active') {
+    // The restore reads the flags once for its notifications and once more in its transition.
+    const dryRun = await effectiveDryRun(ladder);
+    const step = { ...(await transition(ladder, 'active')), dryRun };
+    const lifted: string[] = [];
+    // Lifting is never harmful, so it is done even in dry-run (e.g. an account made exempt mid-ladder).
+    for (const lift of restoreLifts()) {
+      if (lift === 'backups') {
+        await act(ENFORCE, 'Unblock backups').setBackupsBlocked({
+          accountId: ladder.accountId,
+          blocked: false,
+          dryRun: false,
+          idempotencyKey: `${ladder.ladderKey}:${step.step}:backups`,
+          at: step.at,
+          ...run(),
+        });
+        lifted.push('backups unblocked');
+      } else {
+        const servers = await act(
+          SERVERS,
+          'Lift the suspension, start servers that were running',
+        ).restoreServers({
+          accountId: ladder.accountId,
+          restart: policy.restartServersOnRestore,
+          dryRun: false,
+          ...run(),
+          step: step.step,
+        });
+        lifted.push(`servers started [${servers.started.join(', ')}]`);
+      }
+    }
+    actions.push(...lifted);
+    await email(ladder, actions, 'restored', step);
+    await discord(
+      ladder,
+      actions,
+      {
+        channel: 'billing',
+        title: `Access restored (${by === 'payment' ? 'paid' : `force-restored by ${by}`})`,
+      },
+      step,
+    );
+  }
+  ladder.restored = { at: nowIso(), by };
+  ladder.record('restored', {
+    actions,
+    detail: restoreRequest
+      ? `forceRestore by ${restoreRequest.actor}: ${restoreRequest.reason}`
+      : 'all open invoices settled',
+  });
+  ladder.publish();
+  await condition(allHandlersFinished);
+  const failedSince = ladder.s.openInvoices.filter((i) => !openBefore.includes(i.invoiceId));
+  if (failedSince.length > 0) {
+    // A payment failed while the restore was awaiting its activities: the account owes again,
+    // and this workflow id is where the webhook sends that invoice's news. A fresh ladder
+    // starts for it rather than ending with the failure unheard.
+    const { appliedEventIds, settledInvoiceIds, history, stepSeq } = ladder.s;
+    ladder.record('ladder_restarted', { detail: failedSince.map((i) => i.invoiceId).join(', ') });
+    await continueAsNew<(input: EnforcementInput) => Promise<EnforcementResult>>({
+      ...ladder.input,
+      carried: {
+        ...freshState(),
+        openInvoices: failedSince,
+        appliedEventIds,
+        settledInvoiceIds,
+        history,
+        stepSeq,
+      },
+    });
+  }
+  return {
+    accountId: ladder.accountId,
+    outcome: wasState === 'active' ? 'nothing_overdue' : 'restored',
+    finalState: 'active',
+    restoredBy: by,
+  };
+}

@@ -1,0 +1,263 @@
+// The ladder as data: every rung, in order, with when it lands, what it enforces, what it tells
+// the customer and the billing channel, and what a restore lifts. The workflow climbs it; the
+// activities, the announcements and the demo read it. A rung that only sends an email (like the
+// reminder) needs just its row, its template and its setting; one that enforces something new
+// also needs that enforcement in climb.ts, and a new state its columns below and its gates.
+// Deterministic code only (no Node built-ins, no zod): the workflow bundle imports it.
+import type { EmailTemplate } from '../notifications/email-templates.js';
+import type { BillingState, EnforcementPolicy, Rung } from './definitions.js';
+
+/** Every rung the ladder can climb after the account went overdue. */
+export type LadderRung = Rung | 'reminder';
+export type RungName = 'overdue' | LadderRung;
+
+/** What a rung does to the account beyond recording it. */
+export type Enforcement = 'block_backups' | 'stop_servers' | 'retain' | 'flag_deletion_review';
+
+export interface RungSpec {
+  rung: RungName;
+  /** The state the account is in when the rung lands… */
+  from: BillingState;
+  /** …and the state it is in afterwards (the same for a rung that only tells someone). */
+  to: BillingState;
+  /**
+   * When the rung lands: this long after the account went overdue (shifted by grace extensions
+   * and time spent halted), 'end_of_retention' for the rung that waits for retention to end,
+   * or null when the policy turns the rung off.
+   */
+  after: (policy: EnforcementPolicy) => number | 'end_of_retention' | null;
+  enforces: Enforcement | null;
+  /** The customer email it sends; a rung without one does nothing the customer can see. */
+  email: EmailTemplate | null;
+  discord: { channel: 'billing' | 'ops'; title: string } | null;
+  /** What a restore undoes of this rung's enforcement. */
+  lifts: 'backups' | 'servers' | null;
+  /** The history entry it writes (the status query and the demo timeline show these). */
+  historyKind: string;
+}
+
+export const LADDER: readonly RungSpec[] = [
+  {
+    rung: 'overdue',
+    from: 'active',
+    to: 'overdue',
+    after: () => 0,
+    enforces: null,
+    email: 'payment_failed',
+    discord: { channel: 'billing', title: 'Payment failed: account overdue' },
+    lifts: null,
+    historyKind: 'overdue',
+  },
+  // The reminder is a rung that keeps the state `overdue`, not a state of its own: the gates,
+  // the Portal's announcement and the database columns answer per state, and a second email
+  // changes nothing the customer may do. Off unless the policy sets reminderAfterMs; ladders
+  // started without it never take this row.
+  {
+    rung: 'reminder',
+    from: 'overdue',
+    to: 'overdue',
+    after: (policy) => policy.reminderAfterMs ?? null,
+    enforces: null,
+    email: 'payment_reminder',
+    discord: null,
+    lifts: null,
+    historyKind: 'reminder',
+  },
+  {
+    rung: 'final_warning',
+    from: 'overdue',
+    to: 'final_warning',
+    after: (policy) => policy.finalWarningAfterMs,
+    enforces: 'block_backups',
+    email: 'final_warning',
+    discord: { channel: 'billing', title: 'Final warning: backups blocked' },
+    lifts: 'backups',
+    historyKind: 'final_warning',
+  },
+  {
+    rung: 'suspended',
+    from: 'final_warning',
+    to: 'suspended',
+    after: (policy) => policy.suspendAfterMs,
+    enforces: 'stop_servers',
+    email: 'suspended',
+    discord: { channel: 'billing', title: 'Suspended: servers stopped (no data deleted)' },
+    lifts: 'servers',
+    historyKind: 'suspended',
+  },
+  {
+    rung: 'retained',
+    from: 'suspended',
+    to: 'retained',
+    after: (policy) => policy.retainAfterMs,
+    enforces: 'retain',
+    email: 'retained',
+    discord: { channel: 'billing', title: 'Retained: data kept, servers stay stopped' },
+    lifts: null,
+    historyKind: 'retained',
+  },
+  {
+    rung: 'deletion_review',
+    from: 'retained',
+    to: 'retained',
+    after: () => 'end_of_retention',
+    enforces: 'flag_deletion_review',
+    email: null,
+    discord: { channel: 'ops', title: 'Eligible for deletion review' },
+    lifts: null,
+    historyKind: 'deletion_review_due',
+  },
+];
+
+export function rungSpec(rung: RungName): RungSpec {
+  const spec = LADDER.find((r) => r.rung === rung);
+  if (!spec) throw new Error(`no rung ${rung}`);
+  return spec;
+}
+
+/** A rung that moves the account to another state (and so writes it to the database). */
+export const changesState = (spec: RungSpec): boolean => spec.from !== spec.to;
+
+/** A rung that only tells the customer something: remembered by name once it has landed. */
+export const isNotice = (spec: RungSpec): boolean => spec.enforces === null && !changesState(spec);
+
+/**
+ * The states an account may be in when it moves to `to`: the rung before it, or `to` itself
+ * (an activity retried after it already applied). Restoring is allowed from anywhere.
+ */
+export function allowedFrom(to: BillingState): BillingState[] | 'any' {
+  if (to === 'active') return 'any';
+  const from = LADDER.filter((r) => r.to === to && changesState(r)).map((r) => r.from);
+  return [...from, to];
+}
+
+/** The database columns a transition to `to` stamps (restoring clears every one). */
+export interface StateColumns {
+  overdueSince?: Date | null;
+  finalWarningAt?: Date | null;
+  suspendedAt?: Date | null;
+  retainedAt?: Date | null;
+  retainUntil?: Date | null;
+  deletionReviewDueAt?: Date | null;
+  restoredAt?: Date;
+  backupsBlocked?: boolean;
+}
+
+export function stateColumns(to: BillingState, at: Date, retainUntil?: string): StateColumns {
+  switch (to) {
+    case 'overdue':
+      return { overdueSince: at };
+    case 'final_warning':
+      return { finalWarningAt: at };
+    case 'suspended':
+      return { suspendedAt: at };
+    case 'retained':
+      return { retainedAt: at, retainUntil: retainUntil ? new Date(retainUntil) : null };
+    case 'active':
+      return {
+        restoredAt: at,
+        overdueSince: null,
+        finalWarningAt: null,
+        suspendedAt: null,
+        retainedAt: null,
+        retainUntil: null,
+        deletionReviewDueAt: null,
+        backupsBlocked: false,
+      };
+  }
+}
+
+/** What a restore lifts, in ladder order (each lift is harmless when nothing was enforced). */
+export function restoreLifts(): ('backups' | 'servers')[] {
+  return LADDER.flatMap((r) => (r.lifts ? [r.lifts] : []));
+}
+
+/** Where a ladder stands, as far as timing goes. */
+export interface LadderPosition {
+  state: BillingState;
+  /** ISO time the account went overdue; null while active. */
+  overdueSince: string | null;
+  /** Grace extensions and time spent halted: every rung after overdue lands this much later. */
+  shiftMs: number;
+  retainUntil: string | null;
+  deletionReviewDueAt: string | null;
+  /** Notice rungs (the reminder) already sent. */
+  noticesSent?: readonly LadderRung[];
+}
+
+export interface Scheduled {
+  rung: LadderRung;
+  at: string;
+}
+
+function landsAt(spec: RungSpec, position: LadderPosition, policy: EnforcementPolicy): number | null {
+  const after = spec.after(policy);
+  if (after === null || !position.overdueSince) return null;
+  if (after === 'end_of_retention') {
+    return position.retainUntil && !position.deletionReviewDueAt ? Date.parse(position.retainUntil) : null;
+  }
+  return Date.parse(position.overdueSince) + position.shiftMs + after;
+}
+
+function pending(position: LadderPosition, policy: EnforcementPolicy): (Scheduled & { spec: RungSpec })[] {
+  if (position.state === 'active') return [];
+  return LADDER.filter((spec) => spec.rung !== 'overdue' && spec.from === position.state)
+    .filter((spec) => !(isNotice(spec) && position.noticesSent?.includes(spec.rung as LadderRung)))
+    .flatMap((spec) => {
+      const at = landsAt(spec, position, policy);
+      return at === null ? [] : [{ rung: spec.rung as LadderRung, at: new Date(at).toISOString(), spec }];
+    });
+}
+
+/**
+ * The next thing that happens to the customer: the next rung that enforces something. This is
+ * what the status query, the search attribute, the emails and the Portal call "next".
+ */
+export function nextAction(
+  position: LadderPosition,
+  policy: EnforcementPolicy,
+): { rung: Rung; at: string } | null {
+  const next = pending(position, policy).find((p) => p.spec.enforces !== null);
+  return next ? { rung: next.rung as Rung, at: next.at } : null;
+}
+
+/**
+ * The next rung the workflow waits for, notices included. A notice whose following rung is
+ * already due (the worker was away, or the policy puts it after that rung) is skipped: a
+ * reminder sent a moment before the final warning says nothing the warning does not.
+ */
+export function nextRung(
+  position: LadderPosition,
+  policy: EnforcementPolicy,
+  nowMs: number,
+): Scheduled | null {
+  const all = pending(position, policy);
+  const action = all.find((p) => p.spec.enforces !== null);
+  for (const p of all) {
+    if (p.spec.enforces !== null) return { rung: p.rung, at: p.at };
+    if (action && (Date.parse(action.at) <= nowMs || Date.parse(action.at) <= Date.parse(p.at))) continue;
+    return { rung: p.rung, at: p.at };
+  }
+  return null;
+}
+
+/**
+ * The next date as the database alone knows it (rung times, no extensions or pauses): never
+ * later than the ladder's own answer, so the Portal falls back to it when the ladder is slow.
+ */
+export function nextDateFromAccount(
+  account: { state: BillingState; overdueSince: Date | null; retainUntil: Date | null },
+  policy: EnforcementPolicy,
+): Date | null {
+  const next = nextAction(
+    {
+      state: account.state,
+      overdueSince: account.overdueSince?.toISOString() ?? null,
+      shiftMs: 0,
+      retainUntil: account.retainUntil?.toISOString() ?? null,
+      deletionReviewDueAt: null,
+    },
+    policy,
+  );
+  return next ? new Date(next.at) : null;
+}

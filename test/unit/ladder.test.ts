@@ -1,0 +1,166 @@
+// The ladder table and the timing read from it, without a Temporal server.
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/platform/config.js';
+import { type EnforcementPolicy } from '../../src/workflows/definitions.js';
+import {
+  allowedFrom,
+  LADDER,
+  nextAction,
+  nextDateFromAccount,
+  nextRung,
+  restoreLifts,
+  stateColumns,
+  type LadderPosition,
+} from '../../src/workflows/ladder.js';
+import { problemsOf, validEnv } from './support/config.js';
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+const T0 = Date.parse('2030-03-01T00:00:00.000Z');
+const iso = (ms: number) => new Date(ms).toISOString();
+
+const policy: EnforcementPolicy = {
+  version: 'unit',
+  finalWarningAfterMs: 72 * HOUR,
+  suspendAfterMs: 120 * HOUR,
+  retainAfterMs: 14 * DAY,
+  retentionMs: 30 * DAY,
+  restartServersOnRestore: true,
+  dryRun: false,
+  minAmountDueCents: 100,
+  suspensionBreaker: { threshold: 25, windowMs: HOUR },
+  shutdownTimeoutMs: 1000,
+};
+const withReminder = { ...policy, reminderAfterMs: 24 * HOUR };
+
+const at = (state: LadderPosition['state'], extra: Partial<LadderPosition> = {}): LadderPosition => ({
+  state,
+  overdueSince: iso(T0),
+  shiftMs: 0,
+  retainUntil: null,
+  deletionReviewDueAt: null,
+  ...extra,
+});
+
+describe('the ladder table', () => {
+  it('lists the rungs in the order they land', () => {
+    expect(LADDER.map((r) => r.rung)).toEqual([
+      'overdue',
+      'reminder',
+      'final_warning',
+      'suspended',
+      'retained',
+      'deletion_review',
+    ]);
+  });
+
+  it('allows each transition from the rung before it, a retry from itself, and a restore from anywhere', () => {
+    expect(allowedFrom('active')).toBe('any');
+    expect(allowedFrom('overdue')).toEqual(['active', 'overdue']);
+    expect(allowedFrom('final_warning')).toEqual(['overdue', 'final_warning']);
+    expect(allowedFrom('suspended')).toEqual(['final_warning', 'suspended']);
+    expect(allowedFrom('retained')).toEqual(['suspended', 'retained']);
+  });
+
+  it('stamps one column per state and clears them all on restore', () => {
+    const now = new Date(T0);
+    expect(stateColumns('overdue', now)).toEqual({ overdueSince: now });
+    expect(stateColumns('final_warning', now)).toEqual({ finalWarningAt: now });
+    expect(stateColumns('suspended', now)).toEqual({ suspendedAt: now });
+    expect(stateColumns('retained', now, iso(T0 + DAY))).toEqual({
+      retainedAt: now,
+      retainUntil: new Date(T0 + DAY),
+    });
+    expect(stateColumns('active', now)).toMatchObject({
+      restoredAt: now,
+      overdueSince: null,
+      retainUntil: null,
+      deletionReviewDueAt: null,
+      backupsBlocked: false,
+    });
+  });
+
+  it('restore lifts the backup block, then the suspension', () => {
+    expect(restoreLifts()).toEqual(['backups', 'servers']);
+  });
+});
+
+describe('what comes next', () => {
+  it('each state waits for the next rung at its offset from the first failure', () => {
+    expect(nextRung(at('overdue'), policy, T0)).toEqual({ rung: 'final_warning', at: iso(T0 + 72 * HOUR) });
+    expect(nextRung(at('final_warning'), policy, T0)).toEqual({
+      rung: 'suspended',
+      at: iso(T0 + 120 * HOUR),
+    });
+    expect(nextRung(at('suspended'), policy, T0)).toEqual({ rung: 'retained', at: iso(T0 + 14 * DAY) });
+    const retainUntil = iso(T0 + 44 * DAY);
+    expect(nextRung(at('retained', { retainUntil }), policy, T0)).toEqual({
+      rung: 'deletion_review',
+      at: retainUntil,
+    });
+    expect(
+      nextRung(at('retained', { retainUntil, deletionReviewDueAt: retainUntil }), policy, T0),
+    ).toBeNull();
+    expect(nextRung(at('active', { overdueSince: null }), policy, T0)).toBeNull();
+  });
+
+  it('extensions and halts shift every rung after overdue', () => {
+    expect(nextRung(at('overdue', { shiftMs: 48 * HOUR }), policy, T0)?.at).toBe(iso(T0 + 120 * HOUR));
+    expect(nextAction(at('suspended', { shiftMs: HOUR }), policy)?.at).toBe(iso(T0 + 14 * DAY + HOUR));
+  });
+
+  it('without the reminder setting there is no reminder rung', () => {
+    expect(nextRung(at('overdue'), policy, T0)?.rung).toBe('final_warning');
+  });
+
+  it('the reminder lands at its hour, once, and is never what "next" tells the customer', () => {
+    expect(nextRung(at('overdue'), withReminder, T0)).toEqual({ rung: 'reminder', at: iso(T0 + 24 * HOUR) });
+    expect(nextAction(at('overdue'), withReminder)).toEqual({
+      rung: 'final_warning',
+      at: iso(T0 + 72 * HOUR),
+    });
+    expect(nextRung(at('overdue', { noticesSent: ['reminder'] }), withReminder, T0)?.rung).toBe(
+      'final_warning',
+    );
+    expect(nextRung(at('overdue', { shiftMs: 6 * HOUR }), withReminder, T0)?.at).toBe(iso(T0 + 30 * HOUR));
+  });
+
+  it('a reminder whose final warning is already due is skipped', () => {
+    expect(nextRung(at('overdue'), withReminder, T0 + 72 * HOUR)?.rung).toBe('final_warning');
+    const late = { ...policy, reminderAfterMs: 80 * HOUR };
+    expect(nextRung(at('overdue'), late, T0)?.rung).toBe('final_warning');
+  });
+
+  it('the database alone gives the rung dates without shifts', () => {
+    const account = { overdueSince: new Date(T0), retainUntil: new Date(T0 + 44 * DAY) };
+    expect(nextDateFromAccount({ ...account, state: 'overdue' }, withReminder)).toEqual(
+      new Date(T0 + 72 * HOUR),
+    );
+    expect(nextDateFromAccount({ ...account, state: 'final_warning' }, policy)).toEqual(
+      new Date(T0 + 120 * HOUR),
+    );
+    expect(nextDateFromAccount({ ...account, state: 'suspended' }, policy)).toEqual(new Date(T0 + 14 * DAY));
+    expect(nextDateFromAccount({ ...account, state: 'retained' }, policy)).toEqual(new Date(T0 + 44 * DAY));
+    expect(nextDateFromAccount({ ...account, state: 'active' }, policy)).toBeNull();
+  });
+});
+
+describe('the reminder setting', () => {
+  it('is off by default and leaves the policy (and its version) as it was', () => {
+    const { policy: off } = loadConfig(validEnv);
+    expect(off).not.toHaveProperty('reminderAfterMs');
+    expect(loadConfig({ ...validEnv, POLICY_REMINDER_AFTER_HOURS: '' }).policy.version).toBe(off.version);
+  });
+
+  it('sets the reminder hour, which must come before the final warning', () => {
+    expect(loadConfig({ ...validEnv, POLICY_REMINDER_AFTER_HOURS: '24' }).policy.reminderAfterMs).toBe(
+      24 * HOUR,
+    );
+    const early = problemsOf({ ...validEnv, POLICY_REMINDER_AFTER_HOURS: '72' });
+    expect(early.map((p) => p.variable)).toEqual(['POLICY_REMINDER_AFTER_HOURS']);
+    expect(early[0]?.message).toMatch(/earlier than POLICY_FINAL_WARNING_AFTER_HOURS/);
+    const garbled = problemsOf({ ...validEnv, POLICY_REMINDER_AFTER_HOURS: 'soon' });
+    expect(garbled.map((p) => p.variable)).toEqual(['POLICY_REMINDER_AFTER_HOURS']);
+    expect(garbled[0]?.message).toMatch(/hours > 0/);
+  });
+});
