@@ -18,7 +18,7 @@ import { adminRoutes } from './routes/admin.js';
 import { announcementRoutes } from './routes/announcements.js';
 import { gateRoutes } from './routes/gates.js';
 import { openApiRoutes } from './openapi.js';
-import { frameworkErrors, genReqId, installErrorHandling } from './errors.js';
+import { clientErrorHandler, frameworkErrors, genReqId, installErrorHandling } from './errors.js';
 import { notificationTaskQueuesFor } from '../workflows/definitions.js';
 
 export interface HttpDeps {
@@ -34,6 +34,13 @@ export interface HttpDeps {
 
 /** Stripe sends at most a few hundred KB; anything near this is not a Stripe event. */
 export const BODY_LIMIT_BYTES = 1024 * 1024;
+
+/**
+ * Slow or idle connections cannot hold the service: a request must arrive whole within 30 s
+ * (408), headers within 10 s, and an idle keep-alive connection is closed after 5 s (below the
+ * 60 s of common proxies, so the proxy never reuses a connection we are closing).
+ */
+export const TIMEOUTS = { requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 };
 
 /** What both listeners share: one ladder client and one webhook ingest per process. */
 function shared(deps: HttpDeps) {
@@ -68,7 +75,19 @@ function shared(deps: HttpDeps) {
 
 function baseApp(deps: HttpDeps): FastifyInstance {
   const loggerInstance: FastifyBaseLogger = deps.logger;
-  const app = Fastify({ loggerInstance, bodyLimit: BODY_LIMIT_BYTES, genReqId, frameworkErrors });
+  const app = Fastify({
+    loggerInstance,
+    bodyLimit: BODY_LIMIT_BYTES,
+    genReqId,
+    frameworkErrors,
+    clientErrorHandler,
+    requestTimeout: TIMEOUTS.requestTimeout,
+    keepAliveTimeout: TIMEOUTS.keepAliveTimeout,
+    // How often Node looks for requests past those deadlines (its default, 30 s, would let a
+    // slow sender hold a connection for up to 40 s).
+    http: { connectionsCheckingInterval: 2_000 },
+  });
+  app.server.headersTimeout = TIMEOUTS.headersTimeout;
   installErrorHandling(app);
   // The API speaks JSON only: anything else is a 415, not a string for the schemas to reject.
   app.removeContentTypeParser('text/plain');

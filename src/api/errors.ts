@@ -4,6 +4,7 @@
 // a database error can quote SQL, parameters or connection details — only the request id that
 // its log line has, so an operator can find it.
 import { randomUUID } from 'node:crypto';
+import { type Socket } from 'node:net';
 import { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { type ErrorResponse } from './validation.js';
 
@@ -107,4 +108,33 @@ export function installErrorHandling(app: FastifyInstance) {
       message: `internal error: the request was not completed; it is safe to retry (request id ${String(request.id)})`,
     });
   });
+}
+
+/**
+ * Errors Node's HTTP parser meets before fastify sees a request (a slow client's request
+ * timeout, headers over the size limit, a malformed request): the same body, then the
+ * connection is closed. Fastify's `clientErrorHandler` option.
+ */
+export function clientErrorHandler(error: Error & { code?: string }, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, body] =
+    error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, { error: 'request_timeout', message: 'the request was not received in time' }]
+      : error.code === 'HPE_HEADER_OVERFLOW'
+        ? [
+            431,
+            {
+              error: 'request_header_fields_too_large',
+              message: 'the request headers are larger than 16 KiB',
+            },
+          ]
+        : [400, { error: 'bad_request', message: 'the request is not valid HTTP' }];
+  const json = JSON.stringify({ ...body, requestId: randomUUID() });
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${status === 408 ? 'Request Timeout' : status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
+        `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(json)}\r\nConnection: close\r\n\r\n${json}`,
+    );
+  }
+  socket.destroy();
 }
