@@ -25,8 +25,11 @@ const eventEnvelope = z.object({
 
 function signedTimestamp(header: string): number | undefined {
   for (const part of header.split(',')) {
-    const [key, value] = part.split('=', 2);
-    if (key?.trim() === 't' && value && /^\d+$/.test(value.trim())) return Number(value.trim());
+    const pair = part.split('=', 2);
+    // Stryker disable next-line StringLiteral: equivalent, split always yields a key, and a missing value is no number whatever its default
+    const [key = '', value = ''] = pair;
+    const digits = value.trim();
+    if (key.trim() === 't' && /^\d+$/.test(digits)) return Number(digits);
   }
   return undefined;
 }

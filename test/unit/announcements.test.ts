@@ -97,7 +97,12 @@ describe('GET /api/announcements: what the Portal shows', () => {
     expect(body.dryRun).toBe(false);
     expect(body.announcements).toHaveLength(1);
     const [a] = body.announcements;
-    expect(a).toMatchObject({ ...expected, state, kind: 'billing', id: `billing:${body.accountId}:${state}` });
+    expect(a).toMatchObject({
+      ...expected,
+      state,
+      kind: 'billing',
+      id: `billing:${body.accountId}:${state}`,
+    });
   });
 
   it('a suspended account reads as suspended for billing, never as an outage', async () => {

@@ -74,6 +74,8 @@ describe('verifyStripeWebhook', () => {
     ['no t= part', 'v1=abc'],
     ['a t= that is not a number', 't=12a,v1=abc'],
     ['an empty t=', 't=,v1=abc'],
+    ['a t= that does not start with a digit', 't=a12,v1=abc'],
+    ['a t with no = at all', 't,v1=abc'],
   ])('refuses a header with %s', (_, header) => {
     expect(rejection(() => verify(body, header))).toBe('Stripe-Signature has no timestamp');
   });
@@ -82,6 +84,16 @@ describe('verifyStripeWebhook', () => {
     const [t, v1] = signPayload(body, SECRET, NOW).split(',');
     expect(verify(body, `${v1},${t}`).id).toBe(event.id);
     expect(verify(body, `${v1},v0=x,${t}`).id).toBe(event.id);
+  });
+
+  it('takes the time from t= only, not from another number in the header', () => {
+    const header = signPayload(body, SECRET, NOW);
+    expect(verify(body, `v0=${NOW + 3600},${header}`).id).toBe(event.id);
+    expect(verify(body, `x=${NOW + 3600},${header}`).id).toBe(event.id);
+  });
+
+  it('skips header parts without =', () => {
+    expect(verify(body, `junk,${signPayload(body, SECRET, NOW)}`).id).toBe(event.id);
   });
 
   it('reads a timestamp with spaces around it (a future one is refused before any secret is tried)', () => {
@@ -126,6 +138,8 @@ describe('verifyStripeWebhook', () => {
 
   it.each([
     ['an id that is not an event id', { ...event, id: 'in_123' }],
+    ['an event id with a prefix', { ...event, id: `x${event.id}` }],
+    ['an event id with a suffix', { ...event, id: `${event.id}-x` }],
     ['an object other than event', { ...event, object: 'invoice' }],
     ['no type', { ...event, type: '' }],
     ['a created time that is not positive', { ...event, created: 0 }],
