@@ -30,7 +30,9 @@ export default {
   reporters: ['clear-text', 'progress', 'html', 'json'],
   htmlReporter: { fileName: `${reportDir}/index.html` },
   jsonReporter: { fileName: `${reportDir}/mutation.json` },
-  clearTextReporter: { allowColor: false, logTests: false, reportScoreTable: true },
+  // The console shows the score table and every survivor; summary.txt repeats them with the reasons
+  // given for mutants marked equivalent (test/mutation/summary.ts, run by the npm script).
+  clearTextReporter: { allowColor: false, reportTests: false, reportMutants: true, reportScoreTable: true },
   tempDirName: '.stryker-tmp',
   cleanTempDir: true,
   // The sandbox needs the sources and tests, not the data folders or the shared toolchain.

@@ -149,8 +149,7 @@ const STANDING_CODE: Record<GateState, GateCode> = {
 export function billingStanding(state: GateState): { code: GateCode; message: string } {
   return {
     code: STANDING_CODE[state],
-    // Stryker disable next-line Regex: equivalent, "Allowed." only ever opens these sentences
-    message: ALLOWED_MESSAGE[state].replace(/^Allowed\. ?/, '') || 'In good standing.',
+    message: ALLOWED_MESSAGE[state].replace('Allowed.', '').trim() || 'In good standing.',
   };
 }
 
