@@ -37,7 +37,7 @@ const noStack = (output: string) => expect(output).not.toMatch(/\n\s+at .+:\d+:\
 describe('start-up without its dependencies', () => {
   it('worker and HTTP service: PostgreSQL not there → exit 69, address and hint, no password, no stack', async () => {
     const port = await freePort();
-    for (const entry of [['src/worker.ts'], ['src/http/main.ts']]) {
+    for (const entry of [['src/worker.ts'], ['src/api/main.ts']]) {
       const r = await start(entry, {
         DATABASE_URL: `postgresql://billing:s3cret-pw@127.0.0.1:${port}/billing`,
       });
@@ -52,7 +52,7 @@ describe('start-up without its dependencies', () => {
 
   it('worker and HTTP service: Temporal not there → exit 69 naming TEMPORAL_ADDRESS', async () => {
     const port = await freePort();
-    for (const entry of [['src/worker.ts'], ['src/http/main.ts']]) {
+    for (const entry of [['src/worker.ts'], ['src/api/main.ts']]) {
       const r = await start(entry, {
         DATABASE_URL: inject('databaseUrl'),
         TEMPORAL_ADDRESS: `127.0.0.1:${port}`,
