@@ -7,12 +7,9 @@ import { NOTIFICATION_MAX_ATTEMPTS } from '../workflows/definitions.js';
 import { type PrismaClient, isUniqueViolation } from '../platform/database.js';
 import { type Logger } from '../platform/logger.js';
 import { notificationOutcomes } from '../platform/observability/metrics.js';
-import {
-  PermanentDeliveryError,
-  RateLimitedError,
-  type ChatNotifier,
-} from '../adapters/ports/notifications.js';
+import { PermanentDeliveryError, type ChatNotifier } from '../adapters/ports/notifications.js';
 import { attempt } from './attempt.js';
+import { alertsOnFailure, isLastAttempt, retryDelayMs, stepFor } from './ledger-decisions.js';
 import { redactEmailAddresses, type ChatMessageBuilder } from './chat-message.js';
 
 export type NotificationOutcome =
@@ -75,13 +72,19 @@ export function createNotificationLedger(
         row = await db.notification.findUniqueOrThrow({ where: { idempotencyKey: ledger.idempotencyKey } });
       }
     }
-    if (row.status === 'sent' || row.status === 'logged') return 'already_sent';
-    if (row.status === 'unconfirmed') return 'unconfirmed';
-    if (row.sendingAt) return unconfirmed(row.id, ledger, workflowId);
-    if (row.status === 'failed') {
-      // A retry after the ops alert itself could not go out: it is keyed, so at most once.
-      await alertFailedNotification(ledger, row.error ?? 'unknown error', row.attempts, workflowId);
-      return 'failed';
+    switch (stepFor(row)) {
+      case 'already_sent':
+        return 'already_sent';
+      case 'unconfirmed':
+        return 'unconfirmed';
+      case 'mark_unconfirmed':
+        return unconfirmed(row.id, ledger, workflowId);
+      case 'alert_failed':
+        // A retry after the ops alert itself could not go out: it is keyed, so at most once.
+        await alertFailedNotification(ledger, row.error ?? 'unknown error', row.attempts, workflowId);
+        return 'failed';
+      case 'send':
+        break;
     }
     const rowId = row.id;
     try {
@@ -103,7 +106,7 @@ export function createNotificationLedger(
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       const permanent = error instanceof PermanentDeliveryError;
-      const lastAttempt = permanent || attempt() >= NOTIFICATION_MAX_ATTEMPTS;
+      const lastAttempt = isLastAttempt(error, attempt(), NOTIFICATION_MAX_ATTEMPTS);
       await db.notification.update({
         where: { id: row.id },
         data: {
@@ -115,13 +118,9 @@ export function createNotificationLedger(
         },
       });
       if (!lastAttempt) {
-        if (error instanceof RateLimitedError) {
-          // The provider said when to come back: that, not the policy's backoff, is the next try.
-          throw ApplicationFailure.create({
-            type: 'RateLimitedError',
-            message,
-            nextRetryDelay: Math.max(1, error.retryAfterMs),
-          });
+        const nextRetryDelay = retryDelayMs(error);
+        if (nextRetryDelay !== undefined) {
+          throw ApplicationFailure.create({ type: 'RateLimitedError', message, nextRetryDelay });
         }
         throw error;
       }
@@ -155,7 +154,7 @@ export function createNotificationLedger(
       { idempotencyKey: ledger.idempotencyKey, channel: ledger.channel },
       'notification unconfirmed: the worker stopped while sending it',
     );
-    if (ledger.channel !== 'discord_ops') {
+    if (alertsOnFailure(ledger.channel)) {
       await alertOps({
         accountId: ledger.accountId,
         idempotencyKey: `${ledger.idempotencyKey}:unconfirmed`,
@@ -173,7 +172,7 @@ export function createNotificationLedger(
     attempts: number,
     workflowId?: string,
   ) {
-    if (ledger.channel === 'discord_ops') return;
+    if (!alertsOnFailure(ledger.channel)) return;
     await alertOps({
       accountId: ledger.accountId,
       idempotencyKey: `${ledger.idempotencyKey}:failed`,

@@ -106,7 +106,9 @@ export async function applySettled(
   const status = how === 'paid' ? 'paid' : 'void';
   // Paid and void are final in Stripe, so a settlement applies whatever its place in the order;
   // only the event time moves forward.
-  const latest = row && row.lastEventCreatedAt > eventCreated ? row.lastEventCreatedAt : eventCreated;
+  const latest = row
+    ? new Date(Math.max(row.lastEventCreatedAt.getTime(), eventCreated.getTime()))
+    : eventCreated;
   await saveInvoice(
     tx,
     accountId,

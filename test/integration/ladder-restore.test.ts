@@ -1,4 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
+import { type WorkflowHandle } from '@temporalio/client';
 import { type TestWorkflowEnvironment } from '@temporalio/testing';
 import { statusQuery } from '../../src/workflows/definitions.js';
 import {
@@ -18,6 +19,27 @@ import {
   recordHistory,
   useTimeSkippingEnv,
 } from './support/harness.js';
+
+/**
+ * The workflow's history once it has nothing in flight: a workflow task completed past event
+ * `after` with nothing after it that would call for another (no signal, no task scheduled), and
+ * no activity pending — or the run closed.
+ */
+async function waitUntilIdle(handle: WorkflowHandle, after = 0, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const events = (await handle.fetchHistory()).events ?? [];
+    if (events.at(-1)?.workflowExecutionCompletedEventAttributes) return events;
+    const lastDone = events.findLastIndex((e) => e.workflowTaskCompletedEventAttributes);
+    const quiet = events
+      .slice(lastDone + 1)
+      .every((e) => !e.workflowTaskScheduledEventAttributes && !e.workflowExecutionSignaledEventAttributes);
+    const { raw } = await handle.describe();
+    if (lastDone >= after && quiet && (raw.pendingActivities ?? []).length === 0) return events;
+    if (Date.now() > deadline) throw new Error(`workflow not idle after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
 
 describe('payment restores at any rung', () => {
   const timeSkipping = useTimeSkippingEnv();
@@ -82,7 +104,8 @@ describe('payment restores at any rung', () => {
   }
 
   it('two open invoices: paying one restores nothing, paying both restores', async () => {
-    const { worker, taskQueue } = await startWorker(env, recordingDeps());
+    const deps = recordingDeps();
+    const { worker, taskQueue } = await startWorker(env, deps);
     const { accountId, invoiceIds } = await seedAccount({ invoices: [{}, {}] });
     await worker.runUntil(async () => {
       const handle = await startLadder(env, taskQueue, accountId, invoiceIds[0]!);
@@ -94,10 +117,35 @@ describe('payment restores at any rung', () => {
       );
       await env.sleep(121 * HOUR);
       await waitForState(handle, 'suspended');
+      // The suspension's own activities finish first, so that anything scheduled after the
+      // payment below can only be the workflow's answer to it.
+      await waitUntilIdle(handle);
+      const before = (await handle.fetchHistory()).events ?? [];
+      const serverCallsBefore = deps.servers.calls.length;
+
       await settle(handle, invoiceIds[0]!);
-      const one = await waitForStatus(handle, (s) => s.openInvoices.length === 1, 'one open invoice');
+      // Wait for the restore that must not happen: the workflow task that applied the payment
+      // has completed and every activity it scheduled has run (a restore would have started
+      // servers and moved the account to active by now, or still be running and keep this wait
+      // going until it ends).
+      const after = await waitUntilIdle(handle, before.length);
+      const applied = after.slice(before.length);
+      expect(applied.some((e) => e.workflowExecutionSignaledEventAttributes)).toBe(true);
+      expect(applied.some((e) => e.workflowTaskCompletedEventAttributes)).toBe(true);
+      expect(
+        applied.flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []),
+      ).toEqual([]);
+      expect(applied.some((e) => e.workflowExecutionCompletedEventAttributes)).toBe(false);
+      expect(deps.servers.calls.slice(serverCallsBefore)).toEqual([]);
+      const one = await handle.query(statusQuery);
+      expect(one.openInvoices.map((i) => i.invoiceId)).toEqual([invoiceIds[1]]);
+      expect(one.history.at(-1)?.kind).toBe('invoice_settled');
       expect(one.state).toBe('suspended');
       expect(one.restored).toBeNull();
+      expect((await db().billingAccount.findUniqueOrThrow({ where: { id: accountId } })).state).toBe(
+        'suspended',
+      );
+
       await settle(handle, invoiceIds[1]!);
       expect((await handle.result()).outcome).toBe('restored');
     });

@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { simulatedEvent } from '../../src/webhook/event-builders.js';
+import { buildEvent, simulatedEvent } from '../../src/webhook/event-builders.js';
 import { statusQuery } from '../../src/workflows/definitions.js';
 import {
   db,
@@ -124,6 +124,60 @@ describe('every order of {failed, failed again (Smart Retry), paid} for one invo
       );
     });
   }
+});
+
+describe('an older event after a newer one for the same invoice', () => {
+  it('a newer payment_failed, then an older one: the older is stale, counted once, the newer time kept', async () => {
+    const { customer: cus, handle } = await customer();
+    const invoiceId = `in_${randomUUID().slice(0, 14)}`;
+    const t0 = now() - 7200;
+    const newer = simulatedEvent('payment-failed', { customer: cus, invoiceId, created: t0 + 3600 });
+    const older = simulatedEvent('payment-failed', { customer: cus, invoiceId, created: t0 });
+
+    expect((await deliver(app, newer)).body.status).toBe('processed');
+    await waitForState(handle, 'overdue');
+    const response = await deliver(app, older);
+
+    // Right after the older delivery (a signal the webhook had sent would be applied before this
+    // query answers): the ladder counted one failure, and the row still carries the newer event.
+    expect((await handle.query(statusQuery)).openInvoices).toEqual([
+      expect.objectContaining({ invoiceId, failures: 1 }),
+    ]);
+    const invoice = await db().invoice.findUniqueOrThrow({ where: { id: invoiceId } });
+    expect(invoice.lastEventCreatedAt.getTime()).toBe((t0 + 3600) * 1000);
+    expect(invoice.lastEventId).toBe(newer.id);
+    expect(response.body).toMatchObject({
+      status: 'stale',
+      outcome: 'older than the last event applied to this invoice',
+    });
+  });
+});
+
+describe('a redelivered event that was not applied', () => {
+  it('an orphan (unknown customer) answers "duplicate" the second time', async () => {
+    const orphan = simulatedEvent('payment-failed', { customer: `cus_unknown${randomUUID().slice(0, 8)}` });
+    const first = await deliver(app, orphan);
+    expect(first.body.status).toBe('orphan');
+    const again = await deliver(app, orphan);
+    expect(again).toMatchObject({ status: 200, body: { status: 'duplicate', outcome: first.body.outcome } });
+    expect(await logRow(orphan.id)).toMatchObject({ status: 'orphan', attempts: 2 });
+  });
+
+  it('an ignored event (a type not handled, an amount below the minimum) answers "duplicate" the second time', async () => {
+    const { customer: cus } = await customer();
+    const unhandled = buildEvent('customer.created', { id: cus, object: 'customer' });
+    const small = simulatedEvent('payment-failed', { customer: cus, amount: 50 });
+    for (const event of [unhandled, small]) {
+      const first = await deliver(app, event);
+      expect(first.body.status).toBe('ignored');
+      const again = await deliver(app, event);
+      expect(again).toMatchObject({
+        status: 200,
+        body: { status: 'duplicate', outcome: first.body.outcome },
+      });
+      expect(await logRow(event.id)).toMatchObject({ status: 'ignored', attempts: 2 });
+    }
+  });
 });
 
 describe('effects', () => {
