@@ -12,16 +12,16 @@ export default {
   plugins: ['@stryker-mutator/vitest-runner'],
   vitest: { configFile: 'test/mutation/vitest.config.ts' },
   // Pure, decision-making modules only: the gate matrix, the webhook signature check, the token
-  // check, the invoice effects and their stale-event rules, the notification ledger's decisions.
+  // check, the invoice effects and their stale-event rules, the notification ledger's decisions,
+  // the ladder table and its timing.
   mutate: [
     'src/gates/*.ts',
     'src/webhook/verify-signature.ts',
     'src/api/auth.ts',
     'src/webhook/invoice-effects.ts',
     'src/activities/ledger-decisions.ts',
-    // ---- The ladder table and its timing: once src/workflows/ladder.ts exists, add it here
-    // ---- (and its unit test to test/mutation/vitest.config.ts):
-    // 'src/workflows/ladder.ts',
+    // The ladder table and its pure timing (test/unit/ladder.test.ts).
+    'src/workflows/ladder.ts',
   ],
   coverageAnalysis: 'perTest',
   concurrency: 2,

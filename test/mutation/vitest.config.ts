@@ -17,7 +17,7 @@ export default defineConfig({
       'test/unit/verify-signature.test.ts',
       'test/unit/invoice-effects.test.ts',
       'test/unit/ledger-decisions.test.ts',
-      // The ladder table and its timing (src/workflows/ladder.ts): add its unit test here.
+      'test/unit/ladder.test.ts',
     ],
     environment: 'node',
   },

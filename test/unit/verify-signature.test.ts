@@ -80,6 +80,18 @@ describe('verifyStripeWebhook', () => {
     expect(rejection(() => verify(body, header))).toBe('Stripe-Signature has no timestamp');
   });
 
+  it('refuses a header with two t= values, whichever of them is the signed one', () => {
+    const signed = signPayload(body, SECRET, NOW);
+    for (const header of [
+      `t=${NOW - 86_400},${signed}`,
+      `${signed},t=${NOW}`,
+      `t=${NOW},t=${NOW},v1=abc`,
+      ` t = 1 ,${signed}`,
+    ]) {
+      expect(rejection(() => verify(body, header))).toBe('Stripe-Signature has more than one timestamp');
+    }
+  });
+
   it('reads the timestamp wherever it stands in the header', () => {
     const [t, v1] = signPayload(body, SECRET, NOW).split(',');
     expect(verify(body, `${v1},${t}`).id).toBe(event.id);
