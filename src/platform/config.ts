@@ -25,6 +25,12 @@ const token = z
   .string({ message: 'expected a secret of at least 24 characters' })
   .min(24, { message: 'expected a secret of at least 24 characters' });
 
+const tcpPort = z.coerce
+  .number({ message: 'expected a TCP port (1-65535)' })
+  .int({ message: 'expected a TCP port (1-65535)' })
+  .min(1, { message: 'expected a TCP port (1-65535)' })
+  .max(65535, { message: 'expected a TCP port (1-65535)' });
+
 const optionalString = z
   .string()
   .optional()
@@ -102,21 +108,11 @@ export const envSchema = z
     TEMPORAL_TLS_CA_PATH: optionalString,
 
     HOST: z.string().min(1).default('127.0.0.1'),
-    PORT: z.coerce
-      .number({ message: 'expected a TCP port (1-65535)' })
-      .int({ message: 'expected a TCP port (1-65535)' })
-      .min(1, { message: 'expected a TCP port (1-65535)' })
-      .max(65535, { message: 'expected a TCP port (1-65535)' })
-      .default(3000),
+    PORT: tcpPort.default(3000),
     // The public listener: only POST /webhooks/stripe and /healthz, the one address Stripe must
     // reach. Unset: no public listener (PORT still serves the webhook, e.g. for local use).
     PUBLIC_HOST: z.string().min(1).default('0.0.0.0'),
-    PUBLIC_PORT: z.coerce
-      .number({ message: 'expected a TCP port (1-65535)' })
-      .int({ message: 'expected a TCP port (1-65535)' })
-      .min(1, { message: 'expected a TCP port (1-65535)' })
-      .max(65535, { message: 'expected a TCP port (1-65535)' })
-      .optional(),
+    PUBLIC_PORT: tcpPort.optional(),
     INTERNAL_API_TOKEN: token,
     ADMIN_TOKEN: token,
 

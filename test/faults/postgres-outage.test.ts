@@ -178,6 +178,21 @@ describe('PostgreSQL stopped for 30 s during a webhook storm', () => {
         `(${reconnects(service)} dropped connections logged in its last output), worker ` +
         `${survived(worker) ? 'still running' : 'EXITED'} (${reconnects(worker)})\n`,
     );
+    // What the 5xx answers were, by the dependency the service blamed (none: a 500).
+    const failures = new Map<string, number>();
+    for (const line of service?.output().split('\n') ?? []) {
+      if (!line.includes('stripe event not applied')) continue;
+      try {
+        const entry = JSON.parse(line) as { dependency?: string | null; err?: string };
+        const key = `${entry.dependency ?? 'none (500)'}: ${(entry.err ?? '').slice(0, 80)}`;
+        failures.set(key, (failures.get(key) ?? 0) + 1);
+      } catch {
+        /* not a log line */
+      }
+    }
+    process.stderr.write(
+      `[faults] PG outage: not applied, by cause: ${JSON.stringify(Object.fromEntries(failures))}\n`,
+    );
     await db.$disconnect();
 
     expect(survived(service)).toBe(true);

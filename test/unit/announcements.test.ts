@@ -4,23 +4,10 @@ import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PrismaClient } from '../../src/platform/database.js';
 import { announcementRoutes } from '../../src/api/routes/announcements.js';
-import { type EnforcementPolicy } from '../../src/workflows/definitions.js';
+import { testPolicy } from '../support/policy.js';
 
-const HOUR = 3_600_000;
-const DAY = 24 * HOUR;
 const tokens = { internal: 'internal-token-0123456789abcdef', admin: 'admin-token-0123456789abcdef0000' };
-const policy: EnforcementPolicy = {
-  version: 'unit-1',
-  finalWarningAfterMs: 72 * HOUR,
-  suspendAfterMs: 120 * HOUR,
-  retainAfterMs: 14 * DAY,
-  retentionMs: 30 * DAY,
-  restartServersOnRestore: true,
-  dryRun: false,
-  minAmountDueCents: 100,
-  suspensionBreaker: { threshold: 1000, windowMs: HOUR },
-  shutdownTimeoutMs: 1000,
-};
+const policy = testPolicy({ version: 'unit-1' });
 
 type State = 'active' | 'overdue' | 'final_warning' | 'suspended' | 'retained';
 const accounts = new Map<string, { state: State; enforcementExempt: boolean }>();

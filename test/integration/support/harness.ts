@@ -32,10 +32,10 @@ import {
   statusQuery,
   workflowIdFor,
   type BillingState,
-  type EnforcementPolicy,
   type EnforcementStatus,
 } from '../../../src/workflows/definitions.js';
 import { type billingEnforcementWorkflow } from '../../../src/workflows/billing-enforcement.js';
+import { testPolicy } from '../../support/policy.js';
 
 export const MINUTE = 60_000;
 export const HOUR = 60 * MINUTE;
@@ -103,21 +103,7 @@ export function useDevServerEnv(): () => TestWorkflowEnvironment {
   };
 }
 
-export function testPolicy(overrides: Partial<EnforcementPolicy> = {}): EnforcementPolicy {
-  return {
-    version: 'test-1',
-    finalWarningAfterMs: 72 * HOUR,
-    suspendAfterMs: 120 * HOUR,
-    retainAfterMs: 14 * DAY,
-    retentionMs: 30 * DAY,
-    restartServersOnRestore: true,
-    dryRun: false,
-    minAmountDueCents: 100,
-    suspensionBreaker: { threshold: 1000, windowMs: HOUR },
-    shutdownTimeoutMs: 1000,
-    ...overrides,
-  };
-}
+export { testPolicy };
 
 export function recordingDeps() {
   return recordingActivityDeps(db(), createLogger('silent'), {
