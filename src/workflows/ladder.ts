@@ -199,8 +199,9 @@ function landsAt(spec: RungSpec, position: LadderPosition, policy: EnforcementPo
   return Date.parse(position.overdueSince) + position.shiftMs + after;
 }
 
+// Nothing is pending while active: the only rung from there is the overdue one, which the
+// workflow climbs when the payment fails, never on a timer.
 function pending(position: LadderPosition, policy: EnforcementPolicy): (Scheduled & { spec: RungSpec })[] {
-  if (position.state === 'active') return [];
   return LADDER.filter((spec) => spec.rung !== 'overdue' && spec.from === position.state)
     .filter((spec) => !(isNotice(spec) && position.noticesSent?.includes(spec.rung as LadderRung)))
     .flatMap((spec) => {

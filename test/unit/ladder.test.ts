@@ -1,16 +1,21 @@
 // The ladder table and the timing read from it, without a Temporal server.
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/platform/config.js';
+import { EMAIL_TEMPLATES } from '../../src/notifications/email-templates.js';
 import { type EnforcementPolicy } from '../../src/workflows/definitions.js';
 import {
   allowedFrom,
+  changesState,
+  isNotice,
   LADDER,
   nextAction,
   nextDateFromAccount,
   nextRung,
   restoreLifts,
+  rungSpec,
   stateColumns,
   type LadderPosition,
+  type RungName,
 } from '../../src/workflows/ladder.js';
 import { problemsOf, validEnv } from './support/config.js';
 
@@ -51,6 +56,82 @@ describe('the ladder table', () => {
       'suspended',
       'retained',
       'deletion_review',
+    ]);
+  });
+
+  it('finds each rung by name and refuses a name it does not know', () => {
+    for (const row of LADDER) expect(rungSpec(row.rung)).toBe(row);
+    expect(() => rungSpec('demolished' as RungName)).toThrow('no rung demolished');
+  });
+
+  it('moves the account on at every rung but the reminder and the deletion review', () => {
+    const moves = Object.fromEntries(
+      LADDER.map((r) => [r.rung, changesState(r) ? `${r.from} -> ${r.to}` : r.to]),
+    );
+    expect(moves).toEqual({
+      overdue: 'active -> overdue',
+      reminder: 'overdue',
+      final_warning: 'overdue -> final_warning',
+      suspended: 'final_warning -> suspended',
+      retained: 'suspended -> retained',
+      deletion_review: 'retained',
+    });
+  });
+
+  it('only the reminder is a notice: the deletion review enforces, the overdue rung changes state', () => {
+    expect(LADDER.filter(isNotice).map((r) => r.rung)).toEqual(['reminder']);
+    expect(isNotice(rungSpec('overdue'))).toBe(false);
+    expect(isNotice(rungSpec('deletion_review'))).toBe(false);
+  });
+
+  it('enforces one new thing per rung from the final warning on, nothing before', () => {
+    expect(LADDER.map((r) => [r.rung, r.enforces])).toEqual([
+      ['overdue', null],
+      ['reminder', null],
+      ['final_warning', 'block_backups'],
+      ['suspended', 'stop_servers'],
+      ['retained', 'retain'],
+      ['deletion_review', 'flag_deletion_review'],
+    ]);
+  });
+
+  it('lands the overdue rung at the failure itself', () => {
+    expect(rungSpec('overdue').after(policy)).toBe(0);
+    expect(rungSpec('deletion_review').after(policy)).toBe('end_of_retention');
+  });
+
+  it('sends the customer one email template per rung, none for the deletion review', () => {
+    const emails = LADDER.map((r) => [r.rung, r.email]);
+    expect(emails).toEqual([
+      ['overdue', 'payment_failed'],
+      ['reminder', 'payment_reminder'],
+      ['final_warning', 'final_warning'],
+      ['suspended', 'suspended'],
+      ['retained', 'retained'],
+      ['deletion_review', null],
+    ]);
+    for (const [, email] of emails) if (email !== null) expect(EMAIL_TEMPLATES).toContain(email);
+  });
+
+  it('tells billing of every state change, ops of the deletion review, and nobody of the reminder', () => {
+    expect(LADDER.map((r) => [r.rung, r.discord])).toEqual([
+      ['overdue', { channel: 'billing', title: 'Payment failed: account overdue' }],
+      ['reminder', null],
+      ['final_warning', { channel: 'billing', title: 'Final warning: backups blocked' }],
+      ['suspended', { channel: 'billing', title: 'Suspended: servers stopped (no data deleted)' }],
+      ['retained', { channel: 'billing', title: 'Retained: data kept, servers stay stopped' }],
+      ['deletion_review', { channel: 'ops', title: 'Eligible for deletion review' }],
+    ]);
+  });
+
+  it('records each rung under the history kind the status query and the timeline show', () => {
+    expect(LADDER.map((r) => r.historyKind)).toEqual([
+      'overdue',
+      'reminder',
+      'final_warning',
+      'suspended',
+      'retained',
+      'deletion_review_due',
     ]);
   });
 
@@ -104,6 +185,11 @@ describe('what comes next', () => {
     expect(nextRung(at('active', { overdueSince: null }), policy, T0)).toBeNull();
   });
 
+  it('a restored account has nothing pending, even before its overdue date is cleared', () => {
+    expect(nextRung(at('active'), withReminder, T0)).toBeNull();
+    expect(nextAction(at('active'), withReminder)).toBeNull();
+  });
+
   it('extensions and halts shift every rung after overdue', () => {
     expect(nextRung(at('overdue', { shiftMs: 48 * HOUR }), policy, T0)?.at).toBe(iso(T0 + 120 * HOUR));
     expect(nextAction(at('suspended', { shiftMs: HOUR }), policy)?.at).toBe(iso(T0 + 14 * DAY + HOUR));
@@ -131,6 +217,13 @@ describe('what comes next', () => {
     expect(nextRung(at('overdue'), late, T0)?.rung).toBe('final_warning');
   });
 
+  it('a reminder due at the very moment of the final warning is skipped too', () => {
+    const same = { ...policy, reminderAfterMs: policy.finalWarningAfterMs };
+    expect(nextRung(at('overdue'), same, T0)).toEqual({ rung: 'final_warning', at: iso(T0 + 72 * HOUR) });
+    const justBefore = { ...policy, reminderAfterMs: policy.finalWarningAfterMs - 1 };
+    expect(nextRung(at('overdue'), justBefore, T0)?.rung).toBe('reminder');
+  });
+
   it('the database alone gives the rung dates without shifts', () => {
     const account = { overdueSince: new Date(T0), retainUntil: new Date(T0 + 44 * DAY) };
     expect(nextDateFromAccount({ ...account, state: 'overdue' }, withReminder)).toEqual(
@@ -142,6 +235,12 @@ describe('what comes next', () => {
     expect(nextDateFromAccount({ ...account, state: 'suspended' }, policy)).toEqual(new Date(T0 + 14 * DAY));
     expect(nextDateFromAccount({ ...account, state: 'retained' }, policy)).toEqual(new Date(T0 + 44 * DAY));
     expect(nextDateFromAccount({ ...account, state: 'active' }, policy)).toBeNull();
+  });
+
+  it('the database alone has no next date for an account that never went overdue', () => {
+    expect(
+      nextDateFromAccount({ state: 'active', overdueSince: null, retainUntil: null }, policy),
+    ).toBeNull();
   });
 });
 
