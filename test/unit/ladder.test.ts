@@ -2,7 +2,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/platform/config.js';
 import { EMAIL_TEMPLATES } from '../../src/notifications/email-templates.js';
-import { type EnforcementPolicy } from '../../src/workflows/definitions.js';
 import {
   allowedFrom,
   changesState,
@@ -17,6 +16,7 @@ import {
   type LadderPosition,
   type RungName,
 } from '../../src/workflows/ladder.js';
+import { testPolicy } from '../support/policy.js';
 import { problemsOf, validEnv } from './support/config.js';
 
 const HOUR = 3_600_000;
@@ -24,18 +24,7 @@ const DAY = 24 * HOUR;
 const T0 = Date.parse('2030-03-01T00:00:00.000Z');
 const iso = (ms: number) => new Date(ms).toISOString();
 
-const policy: EnforcementPolicy = {
-  version: 'unit',
-  finalWarningAfterMs: 72 * HOUR,
-  suspendAfterMs: 120 * HOUR,
-  retainAfterMs: 14 * DAY,
-  retentionMs: 30 * DAY,
-  restartServersOnRestore: true,
-  dryRun: false,
-  minAmountDueCents: 100,
-  suspensionBreaker: { threshold: 25, windowMs: HOUR },
-  shutdownTimeoutMs: 1000,
-};
+const policy = testPolicy({ version: 'unit', suspensionBreaker: { threshold: 25, windowMs: HOUR } });
 const withReminder = { ...policy, reminderAfterMs: 24 * HOUR };
 
 const at = (state: LadderPosition['state'], extra: Partial<LadderPosition> = {}): LadderPosition => ({
