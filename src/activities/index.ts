@@ -13,14 +13,14 @@ import { createAuditHelpers } from './audit-writer.js';
 import { createChatMessageBuilder } from './chat-message.js';
 import { circuitBreakerActivities } from './circuit-breaker.js';
 import { createEnforcing } from './enforcing.js';
-import { ladderStateActivities } from './ladder-state.js';
+import { transitionActivities } from './transitions.js';
 import { createNotificationLedger } from './notification-ledger.js';
 import { notificationActivities } from './send-notifications.js';
 import { serverActivities } from './servers.js';
 
 export { AccountNotFoundError } from './errors.js';
 export { redactEmailAddresses, type DiscordInput } from './chat-message.js';
-export { type TransitionInput, type AuditInput } from './ladder-state.js';
+export { type TransitionInput, type AuditInput } from './transitions.js';
 export { type EmailInput } from './send-notifications.js';
 export { type NotificationOutcome } from './notification-ledger.js';
 
@@ -41,7 +41,7 @@ export function createActivities(deps: ActivityDeps) {
   const ledger = createNotificationLedger(deps, chatMessage);
   const enforcing = createEnforcing(ledger.alertOps, deps.logger);
   return {
-    ...ladderStateActivities(deps, { audit, enforcing }),
+    ...transitionActivities(deps, { audit, enforcing }),
     ...notificationActivities(deps, { audit, ledger, chatMessage }),
     ...serverActivities(deps, { audit, enforcing }),
     ...circuitBreakerActivities(deps),

@@ -18,7 +18,7 @@ import { adminRoutes } from './routes/admin.js';
 import { announcementRoutes } from './routes/announcements.js';
 import { gateRoutes } from './routes/gates.js';
 import { openApiRoutes } from './openapi.js';
-import { clientErrorHandler, frameworkErrors, genReqId, installErrorHandling } from './errors.js';
+import { clientErrorHandler, frameworkErrors, genReqId, installErrorHandling } from './error-responses.js';
 import { notificationTaskQueuesFor } from '../workflows/definitions.js';
 
 export interface HttpDeps {

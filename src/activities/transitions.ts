@@ -52,7 +52,7 @@ const countTransition =
     return result;
   };
 
-export function ladderStateActivities(
+export function transitionActivities(
   deps: { db: PrismaClient; logger: Logger },
   shared: { audit: AuditHelpers; enforcing: Enforcing },
 ) {
