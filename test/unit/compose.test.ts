@@ -38,6 +38,11 @@ interface Service {
   healthcheck?: { test: unknown };
   volumes?: string[];
   ports?: string[];
+  read_only?: boolean;
+  cap_drop?: string[];
+  security_opt?: string[];
+  mem_limit?: string;
+  tmpfs?: string[];
   stop_grace_period?: string;
 }
 
@@ -62,6 +67,18 @@ describe('the required variables (from src/platform/config.ts)', () => {
 });
 
 describe('docker-compose.yml', () => {
+  it.each(['worker', 'http', 'migrate'])(
+    '%s runs hardened: read-only root, no capabilities, no new privileges, a memory limit',
+    (name) => {
+      const service = services[name]!;
+      expect(service.read_only).toBe(true);
+      expect(service.tmpfs).toContain('/tmp');
+      expect(service.cap_drop).toEqual(['ALL']);
+      expect(service.security_opt).toContain('no-new-privileges:true');
+      expect(service.mem_limit).toMatch(/^\d+m$/);
+    },
+  );
+
   it("publishes only the public listener: every other port is bound to the host's loopback", () => {
     const published = Object.entries(services).flatMap(([name, service]) =>
       (service.ports ?? []).map((mapping) => ({ name, mapping: String(mapping) })),
