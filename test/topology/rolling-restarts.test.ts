@@ -428,6 +428,7 @@ describe('production shape: real Temporal on PostgreSQL, two of everything, roll
         `wrong rung: ${JSON.stringify(wrongRung.slice(0, 3).map((v) => ({ id: v.a.id, expected: v.expected, actual: v.actual, early: v.early })))}`,
       );
     if (eventsWrong.length) say(`wrong outcome: ${JSON.stringify(eventsWrong.slice(0, 5))}`);
+    if (inPlace(setupAgain) !== 4) say(`temporal-setup after the restart printed:\n${setupAgain}`);
     if (doctor.code !== 0) say(`billing doctor:\n${doctor.stdout}${doctor.stderr}`);
 
     expect(schema).toMatch(/temporal schema up to date\s*$/);

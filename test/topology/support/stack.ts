@@ -227,7 +227,8 @@ export async function startStack(options: {
         await server.stop(30_000);
         server = startTemporalServer(tools, config);
         // The compose setup script again: it waits for the server and finds everything in place.
-        await whileServing(server, runScript(setupScript(), setupEnv, 180_000));
+        const again = await whileServing(server, runScript(setupScript(), setupEnv, 180_000));
+        stack.setupOutput.setupAgain = again;
         return Date.now() - stoppedAt;
       },
       async restartPostgres() {
