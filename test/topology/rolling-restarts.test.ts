@@ -47,6 +47,8 @@ interface Account {
   payAfterMs: number;
   /** When the webhook accepted the payment (null until then). */
   paidAcceptedAt: number | null;
+  /** When the failure that starts the ladder was first sent. */
+  failureFirstSentAt: number;
   eventIds: { failed: string; older: string; paid: string | null };
 }
 
@@ -109,6 +111,7 @@ describe('production shape: real Temporal on PostgreSQL, two of everything, roll
       paidDuringStorm: i >= UNPAID,
       payAfterMs: PAY_AFTER_MS[i % PAY_AFTER_MS.length]!,
       paidAcceptedAt: null,
+      failureFirstSentAt: 0,
       eventIds: { failed: '', older: '', paid: null },
     }));
     for (const a of accounts) {
@@ -157,14 +160,15 @@ describe('production shape: real Temporal on PostgreSQL, two of everything, roll
       });
       a.eventIds.failed = failed.id;
       a.eventIds.older = older.id;
-      const accepted = await send(failed, 'first');
+      const first = await send(failed, 'first');
+      a.failureFirstSentAt = first.firstSentAt;
       // The same event twice at once, to both services, and the late one.
       await Promise.all([send(failed, 'repeat'), send(older, 'out-of-order')]);
-      if (!a.paidDuringStorm || accepted === null) return;
-      await sleep(Math.max(0, accepted + a.payAfterMs - Date.now()));
+      if (!a.paidDuringStorm || first.acceptedAt === null) return;
+      await sleep(Math.max(0, first.acceptedAt + a.payAfterMs - Date.now()));
       const paid = simulatedEvent('paid', { customer: `cus_${a.id}`, invoiceId, created: now() });
       a.eventIds.paid = paid.id;
-      a.paidAcceptedAt = await send(paid, 'first');
+      a.paidAcceptedAt = (await send(paid, 'first')).acceptedAt;
       // After the payment: the failure delivered yet again.
       await send(failed, 'repeat');
     };
@@ -315,7 +319,12 @@ describe('production shape: real Temporal on PostgreSQL, two of everything, roll
     // ---- ladders and timers ---------------------------------------------------------------
     const verdicts = accounts.map((a) => ({
       a,
-      ...judgeLadder(timeline, transitionsOf(a.id), a.paidDuringStorm ? a.paidAcceptedAt : null),
+      ...judgeLadder(
+        timeline,
+        transitionsOf(a.id),
+        a.paidDuringStorm ? a.paidAcceptedAt : null,
+        a.failureFirstSentAt,
+      ),
     }));
     const wrongRung = verdicts.filter((v) => !v.ok);
     const ambiguous = verdicts.filter((v) => v.ambiguous).length;

@@ -20,10 +20,11 @@ export function createDeliverer(ports: () => number[], options: { giveUpAfterMs:
   const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
   const log: DeliveryLog = { statuses: new Map(), attempts: 0, acceptedByPort: new Map(), gaveUp: [] };
   let turn = 0;
-  /** Resolves the time the event was accepted (2xx), or null when it never was. */
-  async function deliver(event: { id: string }): Promise<number | null> {
+  /** When the event was first sent, and when accepted (2xx; null when it never was). */
+  async function deliver(event: { id: string }): Promise<{ firstSentAt: number; acceptedAt: number | null }> {
     const body = JSON.stringify(event);
-    const deadline = Date.now() + options.giveUpAfterMs;
+    const firstSentAt = Date.now();
+    const deadline = firstSentAt + options.giveUpAfterMs;
     for (let attempt = 0; ; attempt++) {
       const all = ports();
       const port = all[turn++ % all.length]!;
@@ -32,11 +33,11 @@ export function createDeliverer(ports: () => number[], options: { giveUpAfterMs:
       log.statuses.set(status, (log.statuses.get(status) ?? 0) + 1);
       if (status >= 200 && status < 300) {
         log.acceptedByPort.set(port, (log.acceptedByPort.get(port) ?? 0) + 1);
-        return Date.now();
+        return { firstSentAt, acceptedAt: Date.now() };
       }
       if (Date.now() > deadline) {
         log.gaveUp.push(event.id);
-        return null;
+        return { firstSentAt, acceptedAt: null };
       }
       await sleep(Math.min(5000, 250 * 2 ** attempt));
     }

@@ -2,6 +2,11 @@
 // moment it went overdue, and a payment accepted by the webhook stops it where it is. A rung that
 // fell due just before the payment may or may not have been entered first (its timer fired, the
 // payment's signal came in the same workflow task); within that window either is right.
+//
+// That moment is the workflow's own clock when it entered overdue, seen from outside only within
+// bounds: not before the failure's first delivery was sent (nothing started the ladder earlier),
+// not after the overdue transition was recorded (the workflow reads the account's flags in
+// between, which a restart can hold up for seconds).
 
 export const RUNGS = ['final_warning', 'suspended', 'retained'] as const;
 export type Rung = (typeof RUNGS)[number];
@@ -35,16 +40,18 @@ export interface TimelineVerdict {
 /**
  * `transitions`: the ladder's transition rows in order (kind, occurredAt). `paidAcceptedAt`: when
  * the webhook accepted the payment that ended it (null: paid only after the deletion review).
+ * `failureFirstSentAt`: when the failure that started it was first sent to the webhook.
  */
 export function judgeLadder(
   timeline: Timeline,
   transitions: { kind: string; occurredAt: Date }[],
   paidAcceptedAt: number | null,
+  failureFirstSentAt: number,
 ): TimelineVerdict {
   const kinds = transitions.map((t) => t.kind);
-  const overdueAt = transitions.find((t) => t.kind === 'transition:overdue')?.occurredAt.getTime();
+  const latest = transitions.find((t) => t.kind === 'transition:overdue')?.occurredAt.getTime();
   const early: string[] = [];
-  if (overdueAt === undefined) {
+  if (latest === undefined) {
     return {
       ok: false,
       ambiguous: false,
@@ -54,13 +61,15 @@ export function judgeLadder(
       actual: kinds.join(' → '),
     };
   }
+  /** The bounds of the moment the ladder went overdue. */
+  const earliest = Math.min(failureFirstSentAt, latest);
   for (const rung of RUNGS) {
     const entered = transitions.find((t) => t.kind === `transition:${rung}`);
     // occurredAt is the workflow's clock at the step; allow a second for rounding.
-    if (entered && entered.occurredAt.getTime() < overdueAt + timeline.offsetsMs[rung] - 1000)
+    if (entered && entered.occurredAt.getTime() < earliest + timeline.offsetsMs[rung] - 1000)
       early.push(rung);
   }
-  const dueBy = (t: number) => RUNGS.filter((rung) => overdueAt + timeline.offsetsMs[rung] <= t);
+  const dueBy = (base: number, t: number) => RUNGS.filter((rung) => base + timeline.offsetsMs[rung] <= t);
   const sequence = (rungs: readonly string[]) =>
     ['transition:overdue', ...rungs.map((r) => `transition:${r}`), 'transition:active'].join(' → ');
   const actual = kinds.join(' → ');
@@ -76,8 +85,8 @@ export function judgeLadder(
       actual,
     };
   }
-  const sureRungs = dueBy(paidAcceptedAt - timeline.ambiguityMs);
-  const possibleRungs = dueBy(paidAcceptedAt);
+  const sureRungs = dueBy(latest, paidAcceptedAt - timeline.ambiguityMs);
+  const possibleRungs = dueBy(earliest, paidAcceptedAt);
   const [sure, possible] = [sequence(sureRungs), sequence(possibleRungs)];
   const ambiguous = sure !== possible;
   const ok = (actual === sure || actual === possible) && early.length === 0;
