@@ -36,6 +36,10 @@ function expectErrorBody(
 
 const accounts = () => db().billingAccount.count();
 
+/** POST /v1/gates/check with a body (a string is sent as it is) and headers. */
+const gateCheck = (payload: string | object, headers: Record<string, string> = internalAuth) =>
+  app.inject({ method: 'POST', url: '/v1/gates/check', headers, payload });
+
 /** The id as a JSON body would carry it (invalid UTF-8 cannot be decoded: sent as it is). */
 function decoded(id: string): string {
   try {
@@ -65,12 +69,7 @@ describe('input that would become a workflow id, a search attribute or a SQL int
       const response = await app.inject(request);
       expectErrorBody(response, 400, 'bad_request');
     }
-    const gate = await app.inject({
-      method: 'POST',
-      url: '/v1/gates/check',
-      headers: internalAuth,
-      payload: { accountId: decoded(id), action: 'server.start' },
-    });
+    const gate = await gateCheck({ accountId: decoded(id), action: 'server.start' });
     expectErrorBody(gate, 400, 'bad_request');
     expect(await accounts()).toBe(before);
   });
@@ -90,16 +89,7 @@ describe('input that would become a workflow id, a search attribute or a SQL int
       400,
       'bad_request',
     );
-    expectErrorBody(
-      await app.inject({
-        method: 'POST',
-        url: '/v1/gates/check',
-        headers: internalAuth,
-        payload: { accountId: id, action: 'server.start' },
-      }),
-      400,
-      'bad_request',
-    );
+    expectErrorBody(await gateCheck({ accountId: id, action: 'server.start' }), 400, 'bad_request');
   });
 
   it.each(['0x3E9', '%201001', '1e3', '+1001', '0', '-5', '99999999999', '2147483648'])(
@@ -117,12 +107,7 @@ describe('input that would become a workflow id, a search attribute or a SQL int
   it.each([99_999_999_999, 0, -1, 1.5, 2_147_483_648])(
     'serverVmid %s in a gate check → 400',
     async (serverVmid) => {
-      const response = await app.inject({
-        method: 'POST',
-        url: '/v1/gates/check',
-        headers: internalAuth,
-        payload: { serverVmid, action: 'server.start' },
-      });
+      const response = await gateCheck({ serverVmid, action: 'server.start' });
       expectErrorBody(response, 400, 'bad_request');
     },
   );
@@ -158,31 +143,13 @@ describe("fastify's own errors share the body", () => {
 
   it('invalid JSON → 400, unsupported media type → 415, too large → 413', async () => {
     const headers = { ...internalAuth, 'content-type': 'application/json' };
+    expectErrorBody(await gateCheck('{"accountId": ', headers), 400, 'bad_request');
     expectErrorBody(
-      await app.inject({ method: 'POST', url: '/v1/gates/check', headers, payload: '{"accountId": ' }),
-      400,
-      'bad_request',
-    );
-    expectErrorBody(
-      await app.inject({
-        method: 'POST',
-        url: '/v1/gates/check',
-        headers: { ...internalAuth, 'content-type': 'text/plain' },
-        payload: 'hello',
-      }),
+      await gateCheck('hello', { ...internalAuth, 'content-type': 'text/plain' }),
       415,
       'unsupported_media_type',
     );
-    expectErrorBody(
-      await app.inject({
-        method: 'POST',
-        url: '/v1/gates/check',
-        headers,
-        payload: `"${'x'.repeat(1_100_000)}"`,
-      }),
-      413,
-      'payload_too_large',
-    );
+    expectErrorBody(await gateCheck(`"${'x'.repeat(1_100_000)}"`, headers), 413, 'payload_too_large');
   });
 
   it("the routes' own errors carry the request id too (401, 400 with fields)", async () => {
@@ -191,12 +158,7 @@ describe("fastify's own errors share the body", () => {
       401,
       'unauthorized',
     );
-    const bad = await app.inject({
-      method: 'POST',
-      url: '/v1/gates/check',
-      headers: internalAuth,
-      payload: {},
-    });
+    const bad = await gateCheck({});
     expectErrorBody(bad, 400, 'bad_request');
   });
 });

@@ -2,8 +2,6 @@
 // the handlers run in between, and whatever they change must still count once the rung lands.
 import { randomUUID } from 'node:crypto';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
-import { Worker } from '@temporalio/worker';
 import { type TestWorkflowEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../src/activities/index.js';
 import {
@@ -13,6 +11,7 @@ import {
   statusQuery,
 } from '../../src/workflows/definitions.js';
 import {
+  createTestWorker,
   DAY,
   HOUR,
   MINUTE,
@@ -46,17 +45,12 @@ async function workerHeldAt(
   const held = gate();
   const real = (input: never) => (activities[name] as (input: never) => Promise<unknown>)(input);
   const taskQueue = `tq-${randomUUID()}`;
-  const worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue,
-    workflowBundle: { codePath: inject('workflowBundlePath') },
-    activities: {
-      ...activities,
-      [name]: async (input: never) => {
-        held.entered();
-        await held.opened;
-        return real(input);
-      },
+  const worker = await createTestWorker(env, taskQueue, {
+    ...activities,
+    [name]: async (input: never) => {
+      held.entered();
+      await held.opened;
+      return real(input);
     },
   });
   /** Runs the worker until `body` is done; the gate opens even when an assertion fails, or the
@@ -72,6 +66,25 @@ async function workerHeldAt(
   return { runUntil, taskQueue, held };
 }
 
+/**
+ * Inside `runUntil`: a ladder started on the held worker, once overdue, skipped forward by
+ * `skipMs`, and waited for until the held activity has begun. `sleeping` ends the skip.
+ */
+async function climbUntilHeld(
+  env: TestWorkflowEnvironment,
+  taskQueue: string,
+  held: ReturnType<typeof gate>,
+  invoiceId: string,
+  accountId: string,
+  skipMs: number,
+) {
+  const handle = await startLadder(env, taskQueue, accountId, invoiceId);
+  await waitForState(handle, 'overdue');
+  const sleeping = env.sleep(skipMs);
+  await held.reached;
+  return { handle, sleeping };
+}
+
 describe('admin messages during a rung in progress', () => {
   const timeSkipping = useTimeSkippingEnv();
   let env: TestWorkflowEnvironment;
@@ -83,10 +96,14 @@ describe('admin messages during a rung in progress', () => {
     const { runUntil, taskQueue, held } = await workerHeldAt(env, 'markRetained');
     const { accountId, invoiceIds } = await seedAccount();
     await runUntil(async () => {
-      const handle = await startLadder(env, taskQueue, accountId, invoiceIds[0]!);
-      await waitForState(handle, 'overdue');
-      const sleeping = env.sleep(14 * DAY + MINUTE);
-      await held.reached;
+      const { handle, sleeping } = await climbUntilHeld(
+        env,
+        taskQueue,
+        held,
+        invoiceIds[0]!,
+        accountId,
+        14 * DAY + MINUTE,
+      );
       // Skipping stops a minute past the rung: well inside the held activity's 2-minute timeout.
       // The ladder is inside its retained rung: the transition activity has not answered yet.
       const before = await handle.query(statusQuery);
@@ -111,10 +128,14 @@ describe('admin messages during a rung in progress', () => {
     const { runUntil, taskQueue, held } = await workerHeldAt(env, 'markRetained');
     const { accountId, invoiceIds } = await seedAccount();
     await runUntil(async () => {
-      const handle = await startLadder(env, taskQueue, accountId, invoiceIds[0]!);
-      await waitForState(handle, 'overdue');
-      const sleeping = env.sleep(14 * DAY + MINUTE);
-      await held.reached;
+      const { handle, sleeping } = await climbUntilHeld(
+        env,
+        taskQueue,
+        held,
+        invoiceIds[0]!,
+        accountId,
+        14 * DAY + MINUTE,
+      );
       const before = await handle.query(statusQuery);
       expect(before.state).toBe('suspended');
       expect(before.retainUntil).not.toBeNull();
@@ -135,10 +156,14 @@ describe('admin messages during a rung in progress', () => {
     const { runUntil, taskQueue, held } = await workerHeldAt(env, 'flagDeletionReview');
     const { accountId, invoiceIds } = await seedAccount();
     await runUntil(async () => {
-      const handle = await startLadder(env, taskQueue, accountId, invoiceIds[0]!);
-      await waitForState(handle, 'overdue');
-      const sleeping = env.sleep(44 * DAY + MINUTE);
-      await held.reached;
+      const { handle, sleeping } = await climbUntilHeld(
+        env,
+        taskQueue,
+        held,
+        invoiceIds[0]!,
+        accountId,
+        44 * DAY + MINUTE,
+      );
       const attempt = handle.executeUpdate(extendGraceUpdate, { args: [{ ...admin, hours: 48 }] });
       await expect(attempt).rejects.toThrow();
       held.open();
