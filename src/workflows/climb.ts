@@ -100,9 +100,14 @@ async function transition(ladder: LadderState, to: BillingState): Promise<Step> 
   return writeTransition(ladder, to, await effectiveDryRun(ladder));
 }
 
-async function writeTransition(ladder: LadderState, to: BillingState, dryRun: boolean): Promise<Step> {
-  const step = ladder.nextStep(to);
-  const at = nowIso();
+async function writeTransition(
+  ladder: LadderState,
+  to: BillingState,
+  dryRun: boolean,
+  fixed?: { step: string; at: string },
+): Promise<Step> {
+  const step = fixed?.step ?? ladder.nextStep(to);
+  const at = fixed?.at ?? nowIso();
   const base = { accountId: ladder.accountId, ...run(), step, at, dryRun, to };
   if (to === 'retained') {
     await act(ENFORCE, 'Mark the account retained').markRetained({
@@ -350,24 +355,19 @@ export async function restore(ladder: LadderState): Promise<EnforcementResult> {
   const wasState = ladder.s.state;
   const actions: string[] = [];
   if (wasState !== 'active') {
-    // What the customer waits for is the lifts: preempting ladders read the flags once (older
-    // ones read them once for the notifications and once more in the transition) and lift
-    // backups and servers side by side.
+    // What the customer waits for: the state, backups and servers. Preempting ladders start all
+    // three at once (the transition after its flag read, which decides only whether it is a
+    // dry run); older ones read the flags, then once more in the transition, then lift in turn.
     const preempts = preempting();
-    const dryRun = await effectiveDryRun(ladder);
-    const step = {
-      ...(preempts ? await writeTransition(ladder, 'active', dryRun) : await transition(ladder, 'active')),
-      dryRun,
-    };
     // Lifting is never harmful, so it is done even in dry-run (e.g. an account made exempt mid-ladder).
-    const lift = async (what: 'backups' | 'servers'): Promise<string> => {
+    const lift = async (what: 'backups' | 'servers', { step, at }: { step: string; at: string }) => {
       if (what === 'backups') {
         await act(ENFORCE, 'Unblock backups').setBackupsBlocked({
           accountId: ladder.accountId,
           blocked: false,
           dryRun: false,
-          idempotencyKey: `${ladder.ladderKey}:${step.step}:backups`,
-          at: step.at,
+          idempotencyKey: `${ladder.ladderKey}:${step}:backups`,
+          at,
           ...run(),
         });
         return 'backups unblocked';
@@ -380,14 +380,23 @@ export async function restore(ladder: LadderState): Promise<EnforcementResult> {
         restart: policy.restartServersOnRestore,
         dryRun: false,
         ...run(),
-        step: step.step,
+        step,
       });
       return `servers started [${servers.started.join(', ')}]`;
     };
+    let step: Step;
     if (preempts) {
-      actions.push(...(await Promise.all(restoreLifts().map(lift))));
+      const fixed = { step: ladder.nextStep('active'), at: nowIso() };
+      const transitioned = effectiveDryRun(ladder).then((dryRun) =>
+        writeTransition(ladder, 'active', dryRun, fixed),
+      );
+      const lifted = Promise.all(restoreLifts().map((what) => lift(what, fixed)));
+      step = await transitioned;
+      actions.push(...(await lifted));
     } else {
-      for (const what of restoreLifts()) actions.push(await lift(what));
+      const dryRun = await effectiveDryRun(ladder);
+      step = { ...(await transition(ladder, 'active')), dryRun };
+      for (const what of restoreLifts()) actions.push(await lift(what, step));
     }
     await email(ladder, actions, 'restored', step);
     await discord(
