@@ -140,7 +140,7 @@ export const envSchema = z
       .number({ message: 'expected a whole number of requests per minute (1 or more)' })
       .int({ message: 'expected a whole number of requests per minute (1 or more)' })
       .min(1, { message: 'expected a whole number of requests per minute (1 or more)' })
-      .default(6000),
+      .default(60_000),
     // Failed authentications (missing or unknown token, bad webhook signature) per client address.
     AUTH_FAILURES_PER_MINUTE: z.coerce
       .number({ message: 'expected a whole number of failures per minute (1 or more)' })
