@@ -43,6 +43,9 @@ const SERVERS: ActivityOptions = {
 };
 const NOTIFY: ActivityOptions = {
   startToCloseTimeout: '1 minute',
+  // A preempted notification (preempt.ts) resolves at once: one already being sent finishes on
+  // its own, through the ledger. Only preempting ladders ever cancel one.
+  cancellationType: 'TRY_CANCEL',
   retry: {
     initialInterval: '2s',
     backoffCoefficient: 2,

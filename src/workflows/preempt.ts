@@ -45,7 +45,7 @@ export async function sendUnlessSettled(
   await condition(() => sent || ladder.settling());
   if (sent) return false;
   scope.cancel();
-  // Each cancelled send resolves at once (the default TRY_CANCEL) with its "dropped" label.
+  // Each cancelled send resolves at once (TRY_CANCEL) with its "dropped" label.
   await sending;
   return true;
 }
