@@ -1,4 +1,4 @@
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 
 export type { Logger };
 
@@ -6,8 +6,13 @@ export type { Logger };
  * JSON logs. Customer emails, names, secrets and raw webhook payloads never go to logs: the
  * redaction list is a second line of defence behind not logging them in the first place.
  */
-export function createLogger(level: string = process.env.LOG_LEVEL ?? 'info', name = 'billing'): Logger {
-  return pino({
+export function createLogger(
+  level: string = process.env.LOG_LEVEL ?? 'info',
+  name = 'billing',
+  // stdout unless given: the CLI logs to stderr, so its --json output stays parseable.
+  destination?: DestinationStream,
+): Logger {
+  const options = {
     name,
     level,
     redact: {
@@ -28,5 +33,6 @@ export function createLogger(level: string = process.env.LOG_LEVEL ?? 'info', na
       ],
       censor: '[redacted]',
     },
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }
