@@ -34,7 +34,7 @@ function unreadable(
   body?: (json: string) => string,
 ) {
   const event = simulatedEvent('payment-failed', { customer });
-  change(event.data.object as unknown as InvoiceObject);
+  change(event.data.object);
   const json = JSON.stringify(event);
   return { event, invoiceId: (event.data.object as { id: string }).id, body: body ? body(json) : json };
 }
@@ -136,7 +136,7 @@ describe('a signed event whose content cannot be processed', () => {
   it('a subscription event without its status: rejected, not applied', async () => {
     const { accountId, customer } = await seedCustomer(env());
     const event = simulatedEvent('subscription-updated', { customer });
-    delete (event.data.object as unknown as Record<string, unknown>).status;
+    delete (event.data.object).status;
     const result = await deliver(app, event);
     expect(result).toMatchObject({ status: 200, body: { status: 'rejected' } });
     expect(result.body.outcome).toMatch(
