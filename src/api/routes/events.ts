@@ -28,11 +28,12 @@ export const STRIPE_EVENT_STATUSES = [
   'rejected',
 ] as const;
 
-const EVENT_ID_RULE = 'expected a Stripe event id: evt_ and 1 to 200 of A-Z a-z 0-9 _';
+// At most 100 characters, like every path parameter (a longer one is a 414 before routing).
+const EVENT_ID_RULE = 'expected a Stripe event id: evt_ and 1 to 96 of A-Z a-z 0-9 _';
 export const eventIdSchema = z
   .string({ message: EVENT_ID_RULE })
-  .regex(/^evt_[A-Za-z0-9_]{1,200}$/, EVENT_ID_RULE)
-  .describe('a Stripe event id (`^evt_[A-Za-z0-9_]{1,200}$`)');
+  .regex(/^evt_[A-Za-z0-9_]{1,96}$/, EVENT_ID_RULE)
+  .describe('a Stripe event id (`^evt_[A-Za-z0-9_]{1,96}$`)');
 
 export const eventParamsSchema = z.object({ eventId: eventIdSchema }).strict();
 
