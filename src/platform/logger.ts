@@ -9,12 +9,20 @@ export type { Logger };
 export function createLogger(
   level: string = process.env.LOG_LEVEL ?? 'info',
   name = 'billing',
-  // stdout unless given: the CLI logs to stderr, so its --json output stays parseable.
   destination?: DestinationStream,
 ): Logger {
   const options = {
     name,
     level,
+    serializers: {
+      // The path only: a query string can carry what a caller should not have put there
+      // (`?token=`, an email), and the routes that take queries log what they use themselves.
+      req: (req: { method?: string; url?: string; ip?: string }) => ({
+        method: req.method,
+        url: req.url?.split('?')[0],
+        remoteAddress: req.ip,
+      }),
+    },
     redact: {
       paths: [
         'email',

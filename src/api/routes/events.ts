@@ -9,12 +9,11 @@ import { adminInputSchema } from '../../accounts/admin-update-schemas.js';
 import { unavailableDependency } from '../../webhook/dependency-errors.js';
 import { type StripeEventIngest } from '../../webhook/ingest.js';
 import { replayRejectedEvent } from '../../webhook/replay.js';
-import { requireToken, type Tokens } from '../auth.js';
+import { type Scope } from '../auth.js';
 import { notFound, parse, type ErrorResponse } from '../validation.js';
 
 export interface EventRouteDeps {
   db: PrismaClient;
-  tokens: Tokens;
   ingest: StripeEventIngest;
 }
 
@@ -90,9 +89,9 @@ export const stripeEventSummarySelect = {
 } as const;
 
 export function eventRoutes(app: FastifyInstance, deps: EventRouteDeps) {
-  const auth = requireToken('admin', deps.tokens);
+  const auth = { scopes: ['admin'] as const satisfies Scope[] };
 
-  app.get('/admin/v1/events', { preHandler: auth }, async (request, reply) => {
+  app.get('/admin/v1/events', { config: auth }, async (request, reply) => {
     const query = parse(reply, 'query', listEventsQuerySchema, request.query);
     if (!query) return reply;
     const where = { status: query.status };
@@ -108,7 +107,7 @@ export function eventRoutes(app: FastifyInstance, deps: EventRouteDeps) {
     return { items, total };
   });
 
-  app.post('/admin/v1/events/:eventId/replay', { preHandler: auth }, async (request, reply) => {
+  app.post('/admin/v1/events/:eventId/replay', { config: auth }, async (request, reply) => {
     const params = parse(reply, 'params', eventParamsSchema, request.params);
     if (!params) return reply;
     const body = parse(reply, 'body', replayBodySchema, request.body);
