@@ -110,5 +110,4 @@ describe('splitSqlScript (the migration adapter)', () => {
       'CREATE FUNCTION f() RETURNS int LANGUAGE sql AS $body$ SELECT 1; $body$',
     ]);
   });
-
 });
