@@ -233,6 +233,15 @@ describe('systemd units', () => {
     expect(Number(unit('billing-worker.service')('TimeoutStopSec'))).toBeGreaterThan(grace + 15);
   });
 
+  it('keep the owner apart: the units connect as the app role; migrate.env.example has the owner for migrations', () => {
+    const units = envFileKeys(read('deploy/systemd/billing.env.example'));
+    const migrations = envFileKeys(read('deploy/systemd/migrate.env.example'));
+    expect(units.has('MIGRATION_DATABASE_URL')).toBe(false);
+    expect([...migrations.keys()]).toEqual(['MIGRATION_DATABASE_URL']);
+    const user = (url: string | undefined) => new URL(url!).username;
+    expect(user(units.get('DATABASE_URL'))).not.toBe(user(migrations.get('MIGRATION_DATABASE_URL')));
+  });
+
   it('billing.env.example sets every required variable, with values the schema accepts', () => {
     const env = envFileKeys(read('deploy/systemd/billing.env.example'));
     expect(REQUIRED.filter((v) => !env.has(v))).toEqual([]);
