@@ -9,8 +9,11 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createGateAccountLookup } from '../../src/api/sql/gate-account.js';
+import { runDoctor } from '../../src/cli/commands/doctor.js';
 import { freePort } from '../../src/dev/embedded-postgres.js';
 import { projectRoot } from '../../src/dev/toolchain.js';
+import { loadConfig } from '../../src/platform/config.js';
+import { createPrisma } from '../../src/platform/database.js';
 import {
   APP_GROUP_ROLE,
   ensureAppLoginRole,
@@ -330,5 +333,26 @@ describe('start-up with a privileged DATABASE_URL', () => {
       expect(app.code, app.output).toBe(69);
       expect(app.output).not.toContain('DATABASE_URL connects as');
     }
+  });
+
+  it('`billing doctor` applies the same rule: in production the owner fails its database role check', async () => {
+    const check = async (url: string) => {
+      const config = loadConfig({ ...production(), DATABASE_URL: url });
+      const prisma = createPrisma(url, { max: 1 });
+      try {
+        const report = await runDoctor(
+          { db: prisma, client: null, temporalError: 'not needed here', config, out: { write: () => true } },
+          {},
+        );
+        return report.checks.find((c) => c.name === 'database role');
+      } finally {
+        await prisma.$disconnect();
+      }
+    };
+    expect(await check(inject('ownerDatabaseUrl'))).toMatchObject({
+      ok: false,
+      detail: expect.stringMatching(/^DATABASE_URL connects as \w+ \(superuser/) as string,
+    });
+    expect(await check(inject('databaseUrl'))).toMatchObject({ ok: true });
   });
 });
