@@ -149,7 +149,9 @@ function startChild(
  */
 function devSecrets(): Record<string, string> {
   const file = path.join(dataDir, 'dev-secrets.json');
-  const kept = fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, string>) : {};
+  const kept = fs.existsSync(file)
+    ? (JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, string>)
+    : {};
   const secrets = {
     INTERNAL_API_TOKEN: `dev-internal-${randomBytes(16).toString('hex')}`,
     ADMIN_TOKEN: `dev-admin-${randomBytes(16).toString('hex')}`,
