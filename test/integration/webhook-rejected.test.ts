@@ -136,7 +136,7 @@ describe('a signed event whose content cannot be processed', () => {
   it('a subscription event without its status: rejected, not applied', async () => {
     const { accountId, customer } = await seedCustomer(env());
     const event = simulatedEvent('subscription-updated', { customer });
-    delete (event.data.object).status;
+    delete event.data.object.status;
     const result = await deliver(app, event);
     expect(result).toMatchObject({ status: 200, body: { status: 'rejected' } });
     expect(result.body.outcome).toMatch(
