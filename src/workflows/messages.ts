@@ -42,10 +42,11 @@ import { nowIso, type LadderState } from './ladder-state.js';
 const HOUR_MS = 3_600_000;
 
 /**
- * Ladders started before the signal handlers wrote their decisions to the audit trail replay
- * without those activities (test/histories/dispute-freeze-repeated-failure-before-audit.pb).
+ * Ladders started before the signal handlers wrote their decisions to the audit trail (and before
+ * a dispute freeze published the halted ladder's search attributes and details) replay without
+ * those commands: test/histories/dispute-freeze-repeated-failure-before-audit.pb.
  */
-export const AUDIT_SIGNAL_DECISIONS = 'audit-signal-decisions';
+export const SIGNAL_DECISIONS_RECORDED = 'signal-decisions-recorded';
 
 /**
  * A decision a signal handler took, written to the audit trail as well as to the workflow's
@@ -59,7 +60,7 @@ async function auditDecision(
   reason: string,
   detail: Record<string, unknown>,
 ) {
-  if (!patched(AUDIT_SIGNAL_DECISIONS)) return;
+  if (!patched(SIGNAL_DECISIONS_RECORDED)) return;
   try {
     await audit(ladder, kind, { actor: 'workflow', reason }, detail);
   } catch {
@@ -168,6 +169,8 @@ export function registerHandlers(ladder: LadderState) {
     }
     ladder.record('dispute_freeze', { detail: `dispute ${e.disputeId}: frozen until an admin resumes` });
     ladder.wake();
+    // Halted: no next action, so list queries on BillingNextActionAt stop finding it as due.
+    if (patched(SIGNAL_DECISIONS_RECORDED)) ladder.publish();
     await auditDecision(
       ladder,
       'dispute_freeze',

@@ -93,6 +93,11 @@ describe('audit trail of the decisions taken on signals', () => {
       expect(await ladder.disputeOpened(accountId, dispute)).toBe(true);
       await waitForStatus(handle, (s) => s.disputeFrozen !== null, 'frozen');
       await auditRows(accountId, 'dispute_freeze', 1);
+      // The details Temporal's tools show say it is frozen, and the policy in hours and days.
+      const metadata = await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+      expect(metadata.currentDetails).toContain('FROZEN by dispute dp_audit_1 until an admin resumes');
+      expect(metadata.currentDetails).not.toMatch(/next: /);
+      expect(metadata.currentDetails).toContain('- final warning: after 72 h (3 d), backups blocked');
 
       // Frozen or not, a failure is still recorded.
       await failed('evt_failed_again_2');
