@@ -36,6 +36,18 @@ function findTemporal() {
   return onPath.status === 0 ? 'temporal' : null;
 }
 
+// The service's TLS settings under the names the CLI reads (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
+// TEMPORAL_API_KEY and TEMPORAL_TLS are the same in both), unless the CLI's own are set.
+const SAME_SETTING = {
+  TEMPORAL_TLS_CERT_PATH: 'TEMPORAL_TLS_CLIENT_CERT_PATH',
+  TEMPORAL_TLS_KEY_PATH: 'TEMPORAL_TLS_CLIENT_KEY_PATH',
+  TEMPORAL_TLS_CA_PATH: 'TEMPORAL_TLS_SERVER_CA_CERT_PATH',
+};
+const env = { ...process.env };
+for (const [ours, theirs] of Object.entries(SAME_SETTING)) {
+  if (env[ours] && !env[theirs]) env[theirs] = env[ours];
+}
+
 const args = process.argv.slice(2);
 const binary = findTemporal();
 if (!binary) {
@@ -49,7 +61,7 @@ if (args[0] === '--which') {
   process.stdout.write(`${binary}\n`);
   process.exit(0);
 }
-const result = spawnSync(binary, args, { stdio: 'inherit' });
+const result = spawnSync(binary, args, { stdio: 'inherit', env });
 if (result.error) {
   process.stderr.write(`temporal: could not run ${binary}: ${result.error.message}\n`);
   process.exit(126);

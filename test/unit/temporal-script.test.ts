@@ -13,7 +13,11 @@ afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 /** A stand-in `temporal` that prints its arguments and exits with the code in its first one. */
 const fake = path.join(dir, 'temporal');
-fs.writeFileSync(fake, '#!/bin/sh\necho "args: $*"\nexit "$1"\n', { mode: 0o755 });
+fs.writeFileSync(
+  fake,
+  '#!/bin/sh\necho "args: $*"\n[ -z "$TEMPORAL_TLS_CLIENT_CERT_PATH" ] || echo "cert: $TEMPORAL_TLS_CLIENT_CERT_PATH"\nexit "$1"\n',
+  { mode: 0o755 },
+);
 
 const run = (args: string[], env: Record<string, string | undefined>) =>
   spawnSync(process.execPath, [script, ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
@@ -26,6 +30,17 @@ describe('npm run temporal', () => {
     expect(ok.stdout).toBe('args: 0 workflow list --query BillingState = "suspended"\n');
     expect(ok.status).toBe(0);
     expect(run(['3'], { TEMPORAL_CLI_PATH: fake }).status).toBe(3);
+  });
+
+  it("passes the service's TLS settings under the CLI's names, unless the CLI's own are set", () => {
+    const mapped = run(['0'], { TEMPORAL_CLI_PATH: fake, TEMPORAL_TLS_CERT_PATH: '/etc/ours.pem' });
+    expect(mapped.stdout).toBe('args: 0\ncert: /etc/ours.pem\n');
+    const own = run(['0'], {
+      TEMPORAL_CLI_PATH: fake,
+      TEMPORAL_TLS_CERT_PATH: '/etc/ours.pem',
+      TEMPORAL_TLS_CLIENT_CERT_PATH: '/etc/theirs.pem',
+    });
+    expect(own.stdout).toBe('args: 0\ncert: /etc/theirs.pem\n');
   });
 
   it('--which prints where the CLI is', () => {
