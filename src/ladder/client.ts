@@ -1,6 +1,7 @@
 // The one way the webhook, reconciliation, admin API and CLI talk to enforcement workflows:
 // start-or-signal on a failed payment, signal a running ladder, query and update it.
 import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { policyDetails } from '../platform/policy-summary.js';
 import { type billingEnforcementWorkflow } from '../workflows/billing-enforcement.js';
 import {
   ADMIN_UPDATES,
@@ -95,6 +96,9 @@ export function createLadderClient(options: LadderClientOptions) {
             signal: paymentFailedSignal,
             signalArgs: [signal],
             staticSummary: `Billing enforcement for ${accountId}`,
+            // The input holds the policy in milliseconds; `temporal workflow describe` and the
+            // UI show this next to it (a run continued as new shows it in its current details).
+            staticDetails: policyDetails(options.policy),
           },
         ),
       );
