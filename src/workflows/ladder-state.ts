@@ -73,6 +73,14 @@ export class LadderState {
     return this.restoreRequest !== null || (this.s.state !== 'active' && this.s.openInvoices.length === 0);
   }
 
+  /**
+   * Nothing is owed any more, or an admin forced the restore: the rung in progress is moot
+   * (preempt.ts). Unlike shouldRestore it also holds before the overdue rung's transition.
+   */
+  settling(): boolean {
+    return this.restoreRequest !== null || this.s.openInvoices.length === 0;
+  }
+
   /** What happens to the customer next (null while halted or restored). */
   nextAction(): { rung: Rung; at: string } | null {
     return nextAction(this.s, this.policy);

@@ -3,9 +3,13 @@
 // Handlers run between the main loop's awaits, so each one was checked against every await of
 // every rung in progress (climb.ts): the flag read, the transition, the enforcement, the email
 // and the Discord post, and the restore's own.
-// - paymentFailed / invoiceSettled / disputeOpened / pause / forceRestore during a rung: they
-//   only change what the loop reads after the rung (restore, halt); the rung in progress
-//   completes first, as its deadline had passed when it began.
+// - invoiceSettled (the last open invoice) / forceRestore during a rung: the rung is preempted
+//   (preempt.ts). The activity in flight finishes; no later step of the rung starts, its
+//   notifications still queued are cancelled, and the loop restores at once. Ladders started
+//   before this (no marker in their history) finish the rung first, as they always did.
+// - paymentFailed / disputeOpened / pause during a rung: they only change what the loop reads
+//   after the rung (halt); the rung in progress completes first, as its deadline had passed
+//   when it began.
 // - extendGrace / resume during a rung: `postpone` moves whichever deadline comes next. Before
 //   the retained rung that is the rung offsets; from the moment it begins (retainUntil is set
 //   before its first await) it is the end of retention. During the deletion-review rung there is
