@@ -1,5 +1,8 @@
 import { type Client } from '@temporalio/client';
+import swagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import { type Config } from '../platform/config.js';
 import { type PrismaClient } from '../platform/database.js';
 import { type Logger } from '../platform/logger.js';
@@ -12,12 +15,13 @@ import { registry } from '../platform/observability/metrics.js';
 import { stalenessThresholds } from '../platform/observability/staleness-service.js';
 import { createStripeClient } from '../adapters/stripe/client.js';
 import { accountRoutes } from './routes/accounts.js';
-import { healthRoutes } from './routes/health.js';
+import { healthRoutes, healthzSchema } from './routes/health.js';
 import { stripeWebhookRoutes } from '../webhook/route.js';
 import { adminRoutes } from './routes/admin.js';
 import { announcementRoutes } from './routes/announcements.js';
 import { gateRoutes } from './routes/gates.js';
-import { openApiRoutes } from './openapi.js';
+import { openApiRoute, swaggerOptions } from './openapi.js';
+import { errorResponses } from './contract.js';
 import { clientErrorHandler, frameworkErrors, genReqId, installErrorHandling } from './error-responses.js';
 import { notificationTaskQueuesFor } from '../workflows/definitions.js';
 
@@ -88,6 +92,9 @@ function baseApp(deps: HttpDeps): FastifyInstance {
     http: { connectionsCheckingInterval: 2_000 },
   });
   app.server.headersTimeout = TIMEOUTS.headersTimeout;
+  // Every route's zod schemas validate its request parts and serialise its answers.
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
   installErrorHandling(app);
   // The API speaks JSON only: anything else is a 415, not a string for the schemas to reject.
   app.removeContentTypeParser('text/plain');
@@ -103,33 +110,50 @@ export function buildServer(deps: HttpDeps): FastifyInstance {
   const app = baseApp(deps);
   const { ladder, webhook } = shared(deps);
   const tokens = { internal: deps.config.env.INTERNAL_API_TOKEN, admin: deps.config.env.ADMIN_TOKEN };
-  healthRoutes(app, {
-    db: deps.db,
-    temporal: deps.temporal,
-    namespace: deps.config.env.TEMPORAL_NAMESPACE,
-    taskQueue: deps.config.env.TEMPORAL_TASK_QUEUE,
-    staleness: stalenessThresholds(deps.config),
+  // First, so that it sees every route registered after it (its onRoute hook collects them).
+  void app.register(swagger, swaggerOptions);
+  void app.register(async (routes) => {
+    healthRoutes(routes, {
+      db: deps.db,
+      temporal: deps.temporal,
+      namespace: deps.config.env.TEMPORAL_NAMESPACE,
+      taskQueue: deps.config.env.TEMPORAL_TASK_QUEUE,
+      staleness: stalenessThresholds(deps.config),
+    });
+    stripeWebhookRoutes(routes, webhook);
+    accountRoutes(routes, { db: deps.db, ladder, tokens, dryRun: deps.config.policy.dryRun });
+    gateRoutes(routes, {
+      db: deps.db,
+      tokens,
+      dryRun: deps.config.policy.dryRun,
+      databaseUrl: deps.config.env.DATABASE_URL,
+    });
+    announcementRoutes(routes, {
+      db: deps.db,
+      tokens,
+      policy: deps.config.policy,
+      portalUrl: deps.config.env.PORTAL_URL,
+      ladder,
+    });
+    adminRoutes(routes, { db: deps.db, tokens, ladder });
+    openApiRoute(routes);
+    routes.get(
+      '/metrics',
+      {
+        logLevel: 'silent',
+        schema: {
+          tags: ['ops'],
+          operationId: 'metrics',
+          summary: 'Prometheus metrics',
+          response: {
+            200: { description: 'Prometheus text format', content: { 'text/plain': { schema: z.string() } } },
+            ...errorResponses({}),
+          },
+        },
+      },
+      async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()),
+    );
   });
-  stripeWebhookRoutes(app, webhook);
-  accountRoutes(app, { db: deps.db, ladder, tokens, dryRun: deps.config.policy.dryRun });
-  gateRoutes(app, {
-    db: deps.db,
-    tokens,
-    dryRun: deps.config.policy.dryRun,
-    databaseUrl: deps.config.env.DATABASE_URL,
-  });
-  announcementRoutes(app, {
-    db: deps.db,
-    tokens,
-    policy: deps.config.policy,
-    portalUrl: deps.config.env.PORTAL_URL,
-    ladder,
-  });
-  adminRoutes(app, { db: deps.db, tokens, ladder });
-  openApiRoutes(app);
-  app.get('/metrics', { logLevel: 'silent' }, async (_request, reply) =>
-    reply.type(registry.contentType).send(await registry.metrics()),
-  );
   return app;
 }
 
@@ -139,7 +163,7 @@ export function buildServer(deps: HttpDeps): FastifyInstance {
  */
 export function buildPublicServer(deps: HttpDeps): FastifyInstance {
   const app = baseApp(deps);
-  app.get('/healthz', { logLevel: 'silent' }, () => ({ status: 'ok' }));
+  app.get('/healthz', { logLevel: 'silent', schema: healthzSchema }, () => ({ status: 'ok' as const }));
   stripeWebhookRoutes(app, shared(deps).webhook);
   return app;
 }

@@ -14,14 +14,18 @@ export class WebhookRejectedError extends Error {
   }
 }
 
-// The few fields everything downstream relies on; the rest of the event is kept as Stripe sent it.
-const eventEnvelope = z.object({
-  id: z.string().regex(/^evt_\w+$/),
-  object: z.literal('event'),
-  type: z.string().min(1),
-  created: z.number().int().positive(),
-  data: z.object({ object: z.looseObject({ id: z.string().optional() }) }),
-});
+// The few fields everything downstream relies on; the rest of the event is kept as Stripe sent
+// it. Also the webhook's request body in /openapi.json.
+export const eventEnvelope = z
+  .looseObject({
+    id: z.string().regex(/^evt_\w+$/),
+    object: z.literal('event'),
+    type: z.string().min(1),
+    // Unix seconds up to the last second of year 9999: a date every part of the service can hold.
+    created: z.number().int().positive().max(253_402_300_799),
+    data: z.looseObject({ object: z.looseObject({ id: z.string().optional() }) }),
+  })
+  .meta({ id: 'StripeEvent' });
 
 /**
  * The one `t=` of the header. Two would let the future-timestamp check read one and stripe-node

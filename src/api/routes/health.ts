@@ -1,5 +1,7 @@
 import { type Client } from '@temporalio/client';
-import { type FastifyInstance } from 'fastify';
+import { type FastifyInstance, type FastifyReply } from 'fastify';
+import { z } from 'zod';
+import { errorResponses, json } from '../contract.js';
 import { type PrismaClient } from '../../platform/database.js';
 import {
   describeTaskQueueHealth,
@@ -29,14 +31,47 @@ async function check(name: string, probe: () => Promise<string | undefined>) {
   }
 }
 
+const readinessSchema = z
+  .object({
+    status: z.enum(['ready', 'not_ready']),
+    checks: z.array(
+      z.object({
+        name: z.enum(['postgres', 'temporal', 'worker']),
+        ok: z.boolean(),
+        detail: z.string().optional(),
+      }),
+    ),
+    taskQueue: z.record(z.string(), z.unknown()).nullable().describe('pollers and backlog of the task queue'),
+  })
+  .meta({ id: 'Readiness' });
+
+export const healthzSchema = {
+  tags: ['ops'],
+  operationId: 'healthz',
+  summary: 'The process is up (for systemd / compose restarts)',
+  response: {
+    200: json(z.object({ status: z.literal('ok') }), 'Up'),
+    ...errorResponses({}),
+  },
+};
+
 export function healthRoutes(app: FastifyInstance, deps: HealthDeps) {
   // The process is up: for restarts by systemd/compose, never depends on anything else.
-  app.get('/healthz', { logLevel: 'silent' }, () => ({ status: 'ok' }));
+  app.get('/healthz', { logLevel: 'silent', schema: healthzSchema }, () => ({ status: 'ok' as const }));
 
   // Ready to serve: PostgreSQL and Temporal answer, and a worker polls the task queue. The task
   // queue's pollers and backlog are reported too (`taskQueue`); an old backlog is a warning for
   // ops (the staleness check alerts on it), not a reason to take this service out of rotation.
-  app.get('/readyz', { logLevel: 'silent' }, async (_request, reply) => {
+  const readyz = {
+    tags: ['ops'],
+    operationId: 'readyz',
+    summary: 'PostgreSQL and Temporal answer and a worker polls the task queue',
+    response: {
+      200: json(readinessSchema, 'Ready, with each check'),
+      ...errorResponses({}, { 503: json(readinessSchema, 'Not ready, with the failing checks') }),
+    },
+  };
+  app.get('/readyz', { logLevel: 'silent', schema: readyz }, async (_request, reply) => {
     const limits = deps.staleness ?? DEFAULT_STALENESS;
     let taskQueue: TaskQueueReport | null = null;
     const checks = await Promise.all([
@@ -60,6 +95,8 @@ export function healthRoutes(app: FastifyInstance, deps: HealthDeps) {
       }),
     ]);
     const ready = checks.every((c) => c.ok);
-    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', checks, taskQueue });
+    return (reply as FastifyReply)
+      .code(ready ? 200 : 503)
+      .send({ status: ready ? 'ready' : 'not_ready', checks, taskQueue });
   });
 }
