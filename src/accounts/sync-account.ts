@@ -18,7 +18,7 @@ export const accountSyncSchema = z
   .object({
     stripeCustomerId: z
       .string()
-      .regex(/^cus_\w+$/, 'a Stripe customer id (cus_…)')
+      .regex(/^cus_[A-Za-z0-9_]+$/, 'a Stripe customer id (cus_…)')
       .nullable(),
     // zod's own email rule, stated as the pattern it is (a `format: email` would let each
     // reader apply its own idea of an address).
