@@ -102,11 +102,11 @@ export function accountRoutes(app: FastifyInstance, deps: AccountRoutesDeps) {
               auth: true,
               body: true,
               pathParams: true,
-              invalid: 'the account id or the body breaks a rule of AccountSync (a vmid listed twice too)',
+              invalid: 'the account id or the body breaks a rule of AccountSync',
             },
             {
               409: errorResponse(
-                'The Stripe customer or a server belongs to another account; `fields` names it. Nothing was changed.',
+                'The Stripe customer or a server belongs to another account, or a vmid is listed twice with different details; `fields` names it. Nothing was changed.',
               ),
             },
           ),
