@@ -22,6 +22,8 @@ import { announcementRoutes } from './routes/announcements.js';
 import { gateRoutes } from './routes/gates.js';
 import { openApiRoute, swaggerOptions } from './openapi.js';
 import { errorResponses } from './contract.js';
+import { authenticate, type ScopeTokens } from './auth.js';
+import { createAuthFailureLimiter, registerClientRateLimit } from './rate-limits.js';
 import { clientErrorHandler, frameworkErrors, genReqId, installErrorHandling } from './error-responses.js';
 import { notificationTaskQueuesFor } from '../workflows/definitions.js';
 
@@ -63,6 +65,8 @@ function shared(deps: HttpDeps) {
   const webhook = {
     secrets: env.STRIPE_WEBHOOK_SECRET,
     logger: deps.logger,
+    // One count of failed authentications per process: wrong tokens and forged signatures alike.
+    authFailures: createAuthFailureLimiter({ perMinute: env.AUTH_FAILURES_PER_MINUTE }),
     ingest: createStripeEventIngest({
       db: deps.db,
       ladder,
@@ -108,53 +112,62 @@ function baseApp(deps: HttpDeps): FastifyInstance {
  */
 export function buildServer(deps: HttpDeps): FastifyInstance {
   const app = baseApp(deps);
+  const { env } = deps.config;
   const { ladder, webhook } = shared(deps);
-  const tokens = { internal: deps.config.env.INTERNAL_API_TOKEN, admin: deps.config.env.ADMIN_TOKEN };
+  app.addHook('onRequest', authenticate(scopeTokens(env), webhook.authFailures));
   // First, so that it sees every route registered after it (its onRoute hook collects them).
   void app.register(swagger, swaggerOptions);
-  void app.register(async (routes) => {
+  // Registered before the routes, so the routes below (in a child context) get its hook.
+  void registerClientRateLimit(app, env.RATE_LIMIT_PER_MINUTE);
+  void app.register((routes, _options, done) => {
     healthRoutes(routes, {
       db: deps.db,
       temporal: deps.temporal,
-      namespace: deps.config.env.TEMPORAL_NAMESPACE,
-      taskQueue: deps.config.env.TEMPORAL_TASK_QUEUE,
+      namespace: env.TEMPORAL_NAMESPACE,
+      taskQueue: env.TEMPORAL_TASK_QUEUE,
       staleness: stalenessThresholds(deps.config),
     });
     stripeWebhookRoutes(routes, webhook);
-    accountRoutes(routes, { db: deps.db, ladder, tokens, dryRun: deps.config.policy.dryRun });
-    gateRoutes(routes, {
-      db: deps.db,
-      tokens,
-      dryRun: deps.config.policy.dryRun,
-      databaseUrl: deps.config.env.DATABASE_URL,
-    });
+    accountRoutes(routes, { db: deps.db, ladder, dryRun: deps.config.policy.dryRun });
+    gateRoutes(routes, { db: deps.db, dryRun: deps.config.policy.dryRun, databaseUrl: env.DATABASE_URL });
     announcementRoutes(routes, {
       db: deps.db,
-      tokens,
       policy: deps.config.policy,
-      portalUrl: deps.config.env.PORTAL_URL,
+      portalUrl: env.PORTAL_URL,
       ladder,
     });
-    adminRoutes(routes, { db: deps.db, tokens, ladder });
+    adminRoutes(routes, { db: deps.db, ladder });
     openApiRoute(routes);
     routes.get(
       '/metrics',
       {
         logLevel: 'silent',
+        config: { rateLimit: false },
         schema: {
           tags: ['ops'],
           operationId: 'metrics',
           summary: 'Prometheus metrics',
           response: {
             200: { description: 'Prometheus text format', content: { 'text/plain': { schema: z.string() } } },
-            ...errorResponses({}),
+            ...errorResponses({ limited: false }),
           },
         },
       },
       async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()),
     );
+    done();
   });
   return app;
+}
+
+/** Each scope's tokens; a scope left unset has none (its callers use the internal token). */
+function scopeTokens(env: Config['env']): ScopeTokens {
+  return {
+    internal: env.INTERNAL_API_TOKEN,
+    admin: env.ADMIN_TOKEN,
+    controller: env.CONTROLLER_API_TOKEN ?? [],
+    portal: env.PORTAL_API_TOKEN ?? [],
+  };
 }
 
 /**
@@ -163,7 +176,9 @@ export function buildServer(deps: HttpDeps): FastifyInstance {
  */
 export function buildPublicServer(deps: HttpDeps): FastifyInstance {
   const app = baseApp(deps);
-  app.get('/healthz', { logLevel: 'silent', schema: healthzSchema }, () => ({ status: 'ok' as const }));
+  app.get('/healthz', { logLevel: 'silent', config: { rateLimit: false }, schema: healthzSchema }, () => ({
+    status: 'ok' as const,
+  }));
   stripeWebhookRoutes(app, shared(deps).webhook);
   return app;
 }

@@ -1,7 +1,7 @@
 // The answers a route can give, as its fastify schema declares them: each status with its body
 // schema (serialised with it) and its description (published in /openapi.json). The error
 // statuses every route shares are added here, so none can be left out of the document.
-import { z } from 'zod';
+import { type z } from 'zod';
 import { errorResponseSchema } from './validation.js';
 
 interface HeaderDoc {
@@ -33,8 +33,13 @@ export const RETRY_AFTER: Record<string, HeaderDoc> = {
 };
 
 export interface RouteShape {
-  /** Takes a bearer token (401 without a valid one, 403 with a token of another scope). */
+  /**
+   * Takes a bearer token of the scopes in its `config.scopes` (401 without a valid one, 403 with
+   * a token of another scope, 429 once an address has failed too often this minute).
+   */
   auth?: boolean;
+  /** Under the per-client request limit (429); health, readiness, metrics and the webhook are not. */
+  limited?: boolean;
   /** Reads a JSON body: invalid JSON 400, over 1 MiB 413, another media type 415. */
   body?: boolean;
   /** Has path parameters: one over 100 characters is 414. */
@@ -66,6 +71,21 @@ export function errorResponses(shape: RouteShape, own: Record<number, ResponseDo
       'WWW-Authenticate': { type: 'string', description: '`Bearer`' },
     });
     responses[403] = errorResponse('A valid token of another scope: this route does not accept it');
+  }
+  if (shape.auth || shape.limited !== false) {
+    responses[429] = errorResponse(
+      [
+        ...(shape.limited !== false
+          ? ['More requests this minute than the per-client limit (RATE_LIMIT_PER_MINUTE)']
+          : []),
+        ...(shape.auth
+          ? [
+              'too many failed authentications from this address this minute (AUTH_FAILURES_PER_MINUTE), whatever the token',
+            ]
+          : []),
+      ].join(', or ') + '; nothing was read',
+      RETRY_AFTER,
+    );
   }
   if (shape.body) {
     responses[413] = errorResponse('The body is larger than 1 MiB');

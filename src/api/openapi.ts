@@ -11,6 +11,7 @@ import { type FastifyInstance } from 'fastify';
 import { createJsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { errorResponses, json, type ResponseDoc } from './contract.js';
+import { type Scope } from './auth.js';
 
 const zodTransform = createJsonSchemaTransform({ skipList: [] });
 const OPTIONAL_BODY = 'x-body-optional';
@@ -23,6 +24,10 @@ const transform: SwaggerTransform = (input) => {
     schema: { response?: Record<string, Record<string, unknown>>; [OPTIONAL_BODY]?: boolean };
   };
   const schema = input.schema as { response?: Responses; body?: z.ZodType } | undefined;
+  // Each scope the route admits (src/api/auth.ts) is one bearer scheme that satisfies it.
+  const scopes = (input.route as { config?: { scopes?: readonly Scope[] } } | undefined)?.config?.scopes;
+  if (scopes)
+    (output.schema as { security?: unknown }).security = scopes.map((scope) => ({ [`${scope}Token`]: [] }));
   // @fastify/swagger marks every body required; some routes take none as well.
   if (schema?.body instanceof z.ZodType && schema.body.safeParse(undefined).success) {
     output.schema[OPTIONAL_BODY] = true;
@@ -59,7 +64,7 @@ const transformObject: SwaggerTransformObject = (input) => {
       }
     }
   }
-  return document as ReturnType<SwaggerTransformObject>;
+  return document;
 };
 
 const DESCRIPTION = `Gates, announcements and admin operations for billing enforcement, and Stripe's webhook.
@@ -90,6 +95,16 @@ export const swaggerOptions: FastifyDynamicSwaggerOptions = {
           type: 'http',
           scheme: 'bearer',
           description: 'INTERNAL_API_TOKEN: the main API (account sync, billing view, gates)',
+        },
+        controllerToken: {
+          type: 'http',
+          scheme: 'bearer',
+          description: 'CONTROLLER_API_TOKEN: the controller (repair-allowed only)',
+        },
+        portalToken: {
+          type: 'http',
+          scheme: 'bearer',
+          description: 'PORTAL_API_TOKEN: the Portal (announcements only)',
         },
         adminToken: { type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN: operators' },
       },

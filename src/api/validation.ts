@@ -26,7 +26,7 @@ export type ErrorBody = Omit<ErrorResponse, 'requestId'>;
 
 /** Answers with the error body; the status must be one the route's schema declares. */
 export function sendError(reply: FastifyReply, status: number, body: ErrorBody) {
-  return (reply as FastifyReply).code(status).send(body);
+  return reply.code(status).send(body);
 }
 
 export function notFound(reply: FastifyReply, message: string) {

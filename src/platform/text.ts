@@ -8,6 +8,7 @@ const WS = '\\t\\n\\v\\f\\r \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\
 const SOLID = `[^${WS}\\u0000]`;
 
 function pattern(min: number): RegExp {
+  // eslint-disable-next-line no-control-regex -- refusing NUL is the point
   if (min <= 0) return /^[^\u0000]*$/;
   if (min === 1) return new RegExp(`^[^\\u0000]*${SOLID}[^\\u0000]*$`);
   return new RegExp(`^[${WS}]*${SOLID}[^\\u0000]{${min - 2},}${SOLID}[${WS}]*$`);

@@ -8,14 +8,17 @@ import { type Logger } from '../platform/logger.js';
 import { webhookDuration, webhookEvents } from '../platform/observability/metrics.js';
 import { type StripeEventIngest } from './ingest.js';
 import { eventEnvelope, verifyStripeWebhook, WebhookRejectedError } from './verify-signature.js';
-import { errorResponse, errorResponses, json, RETRY_AFTER } from '../api/contract.js';
+import { errorResponse, errorResponses, json, RETRY_AFTER, type ResponseDoc } from '../api/contract.js';
 import { sendError } from '../api/validation.js';
 import { unavailableDependency } from './dependency-errors.js';
+import { type AuthFailureLimiter } from '../api/rate-limits.js';
 
 export interface StripeWebhookDeps {
   secrets: readonly string[];
   ingest: StripeEventIngest;
   logger: Logger;
+  /** Counts bad signatures per address; past its limit the address gets 429 (src/api/rate-limits.ts). */
+  authFailures?: AuthFailureLimiter;
 }
 
 export const STRIPE_WEBHOOK_PATH = '/webhooks/stripe';
@@ -40,11 +43,16 @@ const receivedSchema = z
   })
   .meta({ id: 'WebhookReceived' });
 
+const tooManyBadSignatures = errorResponse(
+  'Too many requests with a bad signature from this address in the last minute; nothing was read',
+  RETRY_AFTER,
+);
+
 // The signature covers the raw bytes: the body is checked by verifyStripeWebhook (signature
 // first, then the StripeEvent shape), never parsed and re-checked by the schema beforehand.
 const headersOnly: FastifySchemaCompiler<unknown> = (route) =>
   route.httpPart === 'body'
-    ? (data) => ({ value: data })
+    ? (data: unknown) => ({ value: data })
     : validatorCompiler({ ...route, schema: route.schema as z.ZodType });
 
 export function stripeWebhookRoutes(app: FastifyInstance, deps: StripeWebhookDeps) {
@@ -55,9 +63,31 @@ export function stripeWebhookRoutes(app: FastifyInstance, deps: StripeWebhookDep
       done(null, body),
     );
 
+    // A sender of forged signatures is slowed down like a guesser of tokens; Stripe itself never
+    // fails the check, so its deliveries are never throttled (no per-client limit here: a
+    // backlog arrives as a burst).
+    const failures = deps.authFailures;
+    if (failures) {
+      scope.addHook('onRequest', async (request, reply) => {
+        const retryAfter = failures.retryAfterSeconds(request.ip);
+        if (retryAfter > 0) {
+          void reply.header('retry-after', String(retryAfter));
+          return sendError(reply, 429, {
+            error: 'too_many_requests',
+            message: `too many requests with a bad signature from this address; retry after ${retryAfter} s`,
+          });
+        }
+      });
+      // A missing or malformed Stripe-Signature fails the route's schema: a bad signature too.
+      scope.addHook('onError', async (request, _reply, error) => {
+        if ((error as { validation?: unknown }).validation) failures.record(request.ip);
+      });
+    }
+
     scope.post(
       STRIPE_WEBHOOK_PATH,
       {
+        config: { rateLimit: false },
         validatorCompiler: headersOnly,
         schema: {
           tags: ['webhook'],
@@ -75,6 +105,7 @@ export function stripeWebhookRoutes(app: FastifyInstance, deps: StripeWebhookDep
             ...errorResponses(
               {
                 body: true,
+                limited: false,
                 invalid:
                   'not a genuine, current Stripe delivery: Stripe-Signature missing or malformed, no configured secret verifies the signature of these exact bytes, the timestamp is over 5 minutes old or in the future, or the signed body is not JSON or not a Stripe event',
               },
@@ -84,6 +115,7 @@ export function stripeWebhookRoutes(app: FastifyInstance, deps: StripeWebhookDep
                   'PostgreSQL, Temporal or the Stripe API is unavailable: not applied, Stripe retries',
                   RETRY_AFTER,
                 ),
+                ...((deps.authFailures ? { 429: tooManyBadSignatures } : {}) as Record<number, ResponseDoc>),
               },
             ),
           },
@@ -103,6 +135,7 @@ export function stripeWebhookRoutes(app: FastifyInstance, deps: StripeWebhookDep
         } catch (error) {
           if (!(error instanceof WebhookRejectedError)) throw error;
           request.log.warn({ reason: error.message }, 'stripe webhook rejected');
+          failures?.record(request.ip);
           webhookEvents.inc({ type: 'unknown', outcome: 'rejected' });
           stopTimer({ outcome: 'rejected' });
           return sendError(reply, 400, { error: 'bad_request', message: error.message });

@@ -16,6 +16,7 @@ export class WebhookRejectedError extends Error {
 
 // Text PostgreSQL can store (jsonb holds no NUL, \u0000): the whole event is kept as Stripe
 // sent it, so no string in it, key or value, may hold one.
+// eslint-disable-next-line no-control-regex -- refusing NUL is the point
 const storableText = z.string().regex(/^[^\u0000]*$/, 'must not contain NUL');
 const NO_NUL_KEYS = { type: 'string', pattern: '^[^\\u0000]*$' };
 const keysStorable = (value: object) => Object.keys(value).every((key) => !key.includes('\u0000'));

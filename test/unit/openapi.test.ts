@@ -78,15 +78,16 @@ const param = (operation: Operation, name: string) => {
 
 // Every request can be malformed (400), too slow (408), have oversized headers (431) or meet a bug (500).
 const ANY = [400, 408, 431, 500];
-const TOKEN = [401, 403];
+// A token route: no or a wrong token, another scope's token, too many failures (or requests).
+const TOKEN = [401, 403, 429];
 const BODY = [413, 415];
 const PATH = [414];
 const STATUSES: [string, string, number[]][] = [
   ['get', '/healthz', [200, ...ANY]],
   ['get', '/readyz', [200, 503, ...ANY]],
   ['get', '/metrics', [200, ...ANY]],
-  ['get', '/openapi.json', [200, ...ANY]],
-  ['post', '/webhooks/stripe', [200, 503, ...ANY, ...BODY]],
+  ['get', '/openapi.json', [200, 429, ...ANY]],
+  ['post', '/webhooks/stripe', [200, 429, 503, ...ANY, ...BODY]],
   ['put', '/v1/accounts/{accountId}', [200, 201, 409, ...ANY, ...TOKEN, ...BODY, ...PATH]],
   ['get', '/v1/accounts/{accountId}/billing', [200, 404, ...ANY, ...TOKEN, ...PATH]],
   ['post', '/v1/gates/check', [200, 404, ...ANY, ...TOKEN, ...BODY]],
@@ -143,18 +144,37 @@ describe('GET /openapi.json', () => {
     expect(error.additionalProperties).toBe(false);
   });
 
-  it('authenticated routes name their bearer scheme and say 401 comes with WWW-Authenticate', () => {
-    expect(doc.components.securitySchemes.internalToken).toMatchObject({ type: 'http', scheme: 'bearer' });
-    expect(doc.components.securitySchemes.adminToken).toMatchObject({ type: 'http', scheme: 'bearer' });
+  it('each token route names the bearer schemes of the scopes it admits; 401 and 429 carry their headers', () => {
+    for (const scope of ['internal', 'controller', 'portal', 'admin']) {
+      expect(doc.components.securitySchemes[`${scope}Token`]).toMatchObject({
+        type: 'http',
+        scheme: 'bearer',
+      });
+    }
+    const scopes = (method: string, path: string) => {
+      if (path.startsWith('/admin/')) return ['admin'];
+      if (path === '/v1/servers/{vmid}/repair-allowed') return ['internal', 'controller'];
+      if (path === '/api/announcements') return ['portal', 'internal'];
+      return ['internal'];
+    };
     for (const [method, path, statuses] of STATUSES) {
       const operation = op(method, path);
       if (!statuses.includes(401)) {
         expect(operation.security, `${method} ${path} takes no token`).toBeUndefined();
         continue;
       }
-      const scheme = path.startsWith('/admin/') ? 'adminToken' : 'internalToken';
-      expect(operation.security, `${method} ${path}`).toEqual([{ [scheme]: [] }]);
+      expect(operation.security, `${method} ${path}`).toEqual(
+        scopes(method, path).map((scope) => ({ [`${scope}Token`]: [] })),
+      );
       expect(operation.responses['401']!.headers?.['WWW-Authenticate']?.required).toBe(true);
+    }
+    for (const [method, path, statuses] of STATUSES) {
+      if (statuses.includes(429)) {
+        expect(
+          op(method, path).responses['429']!.headers?.['Retry-After']?.required,
+          `${method} ${path}`,
+        ).toBe(true);
+      }
     }
   });
 

@@ -13,14 +13,13 @@ import { type PrismaClient } from '../../platform/database.js';
 import { billingStanding, GATE_CODES, GATE_STATES } from '../../gates/index.js';
 import { type LadderClient } from '../../ladder/client.js';
 import { workflowIdFor, type EnforcementStatus } from '../../workflows/definitions.js';
-import { type Tokens, requireToken } from '../auth.js';
+import { type Scope } from '../auth.js';
 import { accountIdSchema, notFound, sendError } from '../validation.js';
 import { errorResponse, errorResponses, json } from '../contract.js';
 
 export interface AccountRoutesDeps {
   db: PrismaClient;
   ladder: LadderClient;
-  tokens: Tokens;
   dryRun: boolean;
 }
 
@@ -80,18 +79,17 @@ export const billingViewSchema = z
   .meta({ id: 'AccountBilling' });
 
 export function accountRoutes(app: FastifyInstance, deps: AccountRoutesDeps) {
-  const internal = requireToken('internal', deps.tokens);
+  const internal = { scopes: ['internal'] as const satisfies Scope[] };
   const routes = app.withTypeProvider<ZodTypeProvider>();
 
   routes.put(
     '/v1/accounts/:accountId',
     {
-      onRequest: internal,
+      config: internal,
       schema: {
         tags: ['internal'],
         operationId: 'syncAccount',
         summary: 'Create or update an account and its servers (idempotent)',
-        security: [{ internalToken: [] }],
         params: accountParamsSchema,
         body: accountSyncSchema,
         response: {
@@ -137,12 +135,11 @@ export function accountRoutes(app: FastifyInstance, deps: AccountRoutesDeps) {
   routes.get(
     '/v1/accounts/:accountId/billing',
     {
-      onRequest: internal,
+      config: internal,
       schema: {
         tags: ['internal'],
         operationId: 'billingView',
         summary: "The account's billing state, timestamps, code and customer-facing message",
-        security: [{ internalToken: [] }],
         params: accountParamsSchema,
         response: {
           200: json(billingViewSchema, 'Billing view'),

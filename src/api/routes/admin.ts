@@ -12,7 +12,7 @@ import { GATE_STATES } from '../../gates/index.js';
 import { type LadderClient } from '../../ladder/client.js';
 import { adminInputSchema, extendGraceInputSchema } from '../../accounts/admin-update-schemas.js';
 import { type AdminUpdateName, type EnforcementStatus } from '../../workflows/definitions.js';
-import { requireToken, type Tokens } from '../auth.js';
+import { type Scope } from '../auth.js';
 import {
   accountIdSchema,
   integerString,
@@ -26,7 +26,6 @@ import { errorResponse, errorResponses, json, type ResponseDoc } from '../contra
 
 export interface AdminRouteDeps {
   db: PrismaClient;
-  tokens: Tokens;
   ladder: Pick<LadderClient, 'status' | 'update'>;
 }
 
@@ -196,15 +195,15 @@ const DELETE_REFUSAL =
   'Deleting servers or data is never done by the billing service. The request was refused and recorded in the audit log; deletions are a person’s decision, carried out outside this service.';
 
 export function adminRoutes(app: FastifyInstance, deps: AdminRouteDeps) {
-  const auth = requireToken('admin', deps.tokens);
+  const auth = { scopes: ['admin'] as const satisfies Scope[] };
   const routes = app.withTypeProvider<ZodTypeProvider>();
-  const admin = { tags: ['admin'], security: [{ adminToken: [] }] };
+  const admin = { tags: ['admin'] };
   const unknownAccount = { 404: errorResponse('No account with this id') };
 
   routes.get(
     '/admin/v1/accounts',
     {
-      onRequest: auth,
+      config: auth,
       schema: {
         ...admin,
         operationId: 'listAccounts',
@@ -246,7 +245,7 @@ export function adminRoutes(app: FastifyInstance, deps: AdminRouteDeps) {
   routes.get(
     '/admin/v1/accounts/:accountId',
     {
-      onRequest: auth,
+      config: auth,
       schema: {
         ...admin,
         operationId: 'getAccount',
@@ -294,7 +293,7 @@ export function adminRoutes(app: FastifyInstance, deps: AdminRouteDeps) {
   routes.get(
     '/admin/v1/accounts/:accountId/audit',
     {
-      onRequest: auth,
+      config: auth,
       schema: {
         ...admin,
         operationId: 'getAudit',
@@ -329,7 +328,7 @@ export function adminRoutes(app: FastifyInstance, deps: AdminRouteDeps) {
     routes.post(
       `/admin/v1/accounts/:accountId/${segment}`,
       {
-        onRequest: auth,
+        config: auth,
         schema: {
           ...admin,
           operationId: `admin_${update}`,
@@ -406,7 +405,7 @@ export function adminRoutes(app: FastifyInstance, deps: AdminRouteDeps) {
   };
 
   const refusal = (operationId: string, params: z.ZodType) => ({
-    onRequest: auth,
+    config: auth,
     schema: {
       ...admin,
       operationId,

@@ -10,13 +10,12 @@ import { formatAmount } from '../../notifications/email-templates.js';
 import { type LadderClient } from '../../ladder/client.js';
 import { type EnforcementPolicy, type EnforcementStatus } from '../../workflows/definitions.js';
 import { nextDateFromAccount } from '../../workflows/ladder.js';
-import { requireToken, type Tokens } from '../auth.js';
+import { type Scope } from '../auth.js';
 import { accountIdSchema, notFound } from '../validation.js';
 import { errorResponse, errorResponses, json } from '../contract.js';
 
 export interface AnnouncementRouteDeps {
   db: PrismaClient;
-  tokens: Tokens;
   policy: EnforcementPolicy;
   portalUrl: string;
   /** For the next date as the ladder itself sees it (grace extensions, pauses); optional. */
@@ -148,7 +147,8 @@ async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | unde
 }
 
 export function announcementRoutes(app: FastifyInstance, deps: AnnouncementRouteDeps) {
-  const auth = requireToken('internal', deps.tokens);
+  // The Portal's token opens only this route; the main API's keeps it too.
+  const auth = { scopes: ['portal', 'internal'] as const satisfies Scope[] };
   const portalBilling = `${deps.portalUrl.replace(/\/+$/, '')}/billing`;
   const statusTimeoutMs = deps.statusTimeoutMs ?? 1000;
 
@@ -177,12 +177,11 @@ export function announcementRoutes(app: FastifyInstance, deps: AnnouncementRoute
   app.withTypeProvider<ZodTypeProvider>().get(
     '/api/announcements',
     {
-      onRequest: auth,
+      config: auth,
       schema: {
         tags: ['internal'],
         operationId: 'announcements',
         summary: 'The billing announcement for the Portal (empty for an account in good standing)',
-        security: [{ internalToken: [] }],
         querystring: announcementsQuerySchema,
         response: {
           200: json(announcementsResponseSchema, 'Announcements'),

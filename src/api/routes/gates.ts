@@ -7,13 +7,12 @@ import { type PrismaClient } from '../../platform/database.js';
 import { evaluateGate, GATE_ACTIONS, GATE_CODES, GATE_STATES, type GateDecision } from '../../gates/index.js';
 import { gateDecisions } from '../../platform/observability/metrics.js';
 import { createGateAccountLookup, type GateAccount } from '../sql/gate-account.js';
-import { requireToken, type Tokens } from '../auth.js';
+import { type Scope } from '../auth.js';
 import { accountIdSchema, notFound, vmidNumberSchema, vmidSchema } from '../validation.js';
 import { errorResponse, errorResponses, json } from '../contract.js';
 
 export interface GateRouteDeps {
   db: PrismaClient;
-  tokens: Tokens;
   /** ENFORCEMENT_MODE=dry-run (policy.dryRun). */
   dryRun: boolean;
   /** With a URL, the gate lookups get a small pool of their own (see sql/gate-account.ts). */
@@ -78,7 +77,9 @@ function count(decision: GateDecision) {
 }
 
 export function gateRoutes(app: FastifyInstance, deps: GateRouteDeps) {
-  const auth = requireToken('internal', deps.tokens);
+  // The main API asks every gate; the controller's token opens only repair-allowed.
+  const mainApi = { scopes: ['internal'] as const satisfies Scope[] };
+  const mainApiOrController = { scopes: ['internal', 'controller'] as const satisfies Scope[] };
   const lookup = createGateAccountLookup({
     db: deps.db,
     databaseUrl: deps.databaseUrl,
@@ -108,14 +109,13 @@ export function gateRoutes(app: FastifyInstance, deps: GateRouteDeps) {
   routes.post(
     '/v1/gates/check',
     {
-      onRequest: auth,
+      config: mainApi,
       schema: {
         tags: ['internal'],
         operationId: 'checkGate',
         summary: 'May the account (or the account of a server) do this action?',
         description:
           'Give exactly one of accountId and serverVmid. In dry-run mode (and for exempt accounts) every answer is allowed, with `wouldBe` saying what enforcement would have answered.',
-        security: [{ internalToken: [] }],
         body: gateCheckBodySchema,
         response: {
           200: json(gateDecisionSchema, 'The decision'),
@@ -148,12 +148,11 @@ export function gateRoutes(app: FastifyInstance, deps: GateRouteDeps) {
   routes.get(
     '/v1/servers/:vmid/repair-allowed',
     {
-      onRequest: auth,
+      config: mainApiOrController,
       schema: {
         tags: ['internal'],
         operationId: 'repairAllowed',
         summary: 'For the controller: may it repair (edge, DNS, proxy, restart) this server?',
-        security: [{ internalToken: [] }],
         params: vmidParamsSchema,
         response: {
           200: json(gateDecisionSchema, 'The decision'),

@@ -51,13 +51,15 @@ export const healthzSchema = {
   summary: 'The process is up (for systemd / compose restarts)',
   response: {
     200: json(z.object({ status: z.literal('ok') }), 'Up'),
-    ...errorResponses({}),
+    ...errorResponses({ limited: false }),
   },
 };
 
 export function healthRoutes(app: FastifyInstance, deps: HealthDeps) {
   // The process is up: for restarts by systemd/compose, never depends on anything else.
-  app.get('/healthz', { logLevel: 'silent', schema: healthzSchema }, () => ({ status: 'ok' as const }));
+  app.get('/healthz', { logLevel: 'silent', config: { rateLimit: false }, schema: healthzSchema }, () => ({
+    status: 'ok' as const,
+  }));
 
   // Ready to serve: PostgreSQL and Temporal answer, and a worker polls the task queue. The task
   // queue's pollers and backlog are reported too (`taskQueue`); an old backlog is a warning for
@@ -68,35 +70,42 @@ export function healthRoutes(app: FastifyInstance, deps: HealthDeps) {
     summary: 'PostgreSQL and Temporal answer and a worker polls the task queue',
     response: {
       200: json(readinessSchema, 'Ready, with each check'),
-      ...errorResponses({}, { 503: json(readinessSchema, 'Not ready, with the failing checks') }),
+      ...errorResponses(
+        { limited: false },
+        { 503: json(readinessSchema, 'Not ready, with the failing checks') },
+      ),
     },
   };
-  app.get('/readyz', { logLevel: 'silent', schema: readyz }, async (_request, reply) => {
-    const limits = deps.staleness ?? DEFAULT_STALENESS;
-    let taskQueue: TaskQueueReport | null = null;
-    const checks = await Promise.all([
-      check('postgres', async () => {
-        await deps.db.$executeRaw`SELECT 1`;
-        return undefined;
-      }),
-      check('temporal', async () => {
-        await deps.temporal.workflowService.getSystemInfo({});
-        return undefined;
-      }),
-      check('worker', async () => {
-        taskQueue = await describeTaskQueueHealth(
-          deps.temporal.workflowService,
-          deps.namespace,
-          deps.taskQueue,
-        );
-        const [poller, backlog] = evaluateStaleness(taskQueue, limits);
-        if (!poller!.ok) throw new Error(poller!.message);
-        return `${poller!.message}; ${backlog!.message}`;
-      }),
-    ]);
-    const ready = checks.every((c) => c.ok);
-    return (reply as FastifyReply)
-      .code(ready ? 200 : 503)
-      .send({ status: ready ? 'ready' : 'not_ready', checks, taskQueue });
-  });
+  app.get(
+    '/readyz',
+    { logLevel: 'silent', config: { rateLimit: false }, schema: readyz },
+    async (_request, reply) => {
+      const limits = deps.staleness ?? DEFAULT_STALENESS;
+      let taskQueue: TaskQueueReport | null = null;
+      const checks = await Promise.all([
+        check('postgres', async () => {
+          await deps.db.$executeRaw`SELECT 1`;
+          return undefined;
+        }),
+        check('temporal', async () => {
+          await deps.temporal.workflowService.getSystemInfo({});
+          return undefined;
+        }),
+        check('worker', async () => {
+          taskQueue = await describeTaskQueueHealth(
+            deps.temporal.workflowService,
+            deps.namespace,
+            deps.taskQueue,
+          );
+          const [poller, backlog] = evaluateStaleness(taskQueue, limits);
+          if (!poller!.ok) throw new Error(poller!.message);
+          return `${poller!.message}; ${backlog!.message}`;
+        }),
+      ]);
+      const ready = checks.every((c) => c.ok);
+      return (reply as FastifyReply)
+        .code(ready ? 200 : 503)
+        .send({ status: ready ? 'ready' : 'not_ready', checks, taskQueue });
+    },
+  );
 }
