@@ -1,8 +1,10 @@
 // The webhook's signature check on its own: the raw body against every configured secret,
 // Stripe's tolerance for old timestamps and ours for future ones, and the event's envelope.
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { buildEvent, signPayload, simulatedEvent } from '../../src/webhook/event-builders.js';
 import {
+  eventEnvelope,
   FUTURE_TOLERANCE_SECONDS,
   verifyStripeWebhook,
   WebhookRejectedError,
@@ -199,5 +201,23 @@ describe('verifyStripeWebhook', () => {
     const other = buildEvent('customer.created', { object: 'customer' }, { created: NOW });
     const payload = JSON.stringify(other);
     expect(verify(payload, signPayload(payload, SECRET, NOW))).toEqual(other);
+  });
+
+  it('states the same rules as the JSON Schema of the published document', () => {
+    const document = z.toJSONSchema(eventEnvelope, { io: 'input', unrepresentable: 'any' }) as {
+      $defs: Record<string, unknown>;
+    };
+    // Named parts become components of the document: the event and the storable JSON values.
+    expect(Object.keys(document.$defs).sort()).toEqual(['StorableJson', 'StripeEvent']);
+    const json = document.$defs.StripeEvent as {
+      propertyNames: unknown;
+      additionalProperties: unknown;
+      properties: { data: { propertyNames: unknown; properties: { object: { propertyNames: unknown } } } };
+    };
+    const noNul = { type: 'string', pattern: '^[^\\u0000]*$' };
+    expect(json.propertyNames).toEqual(noNul);
+    expect(json.properties.data.propertyNames).toEqual(noNul);
+    expect(json.properties.data.properties.object.propertyNames).toEqual(noNul);
+    expect(json.additionalProperties).toEqual({ $ref: '#/$defs/StorableJson' });
   });
 });
