@@ -7,17 +7,15 @@ import { type Config } from '../platform/config.js';
 import { type PrismaClient } from '../platform/database.js';
 import { type Logger } from '../platform/logger.js';
 import { createLadderClient, type LadderClient } from '../ladder/client.js';
-import { activityDepsFromConfig } from '../activities/deps.js';
-import { createActivities, type ActivityDeps } from '../activities/index.js';
-import { createStripeEventIngest } from '../webhook/ingest.js';
-import { opsAlerter } from '../notifications/ops-alerts.js';
+import { type ActivityDeps } from '../activities/index.js';
+import { ingestFromConfig } from '../webhook/ingest-from-config.js';
 import { registry } from '../platform/observability/metrics.js';
 import { stalenessThresholds } from '../platform/observability/staleness-service.js';
-import { createStripeClient } from '../adapters/stripe/client.js';
 import { accountRoutes } from './routes/accounts.js';
 import { healthRoutes, healthzSchema } from './routes/health.js';
 import { stripeWebhookRoutes } from '../webhook/route.js';
 import { adminRoutes } from './routes/admin.js';
+import { eventRoutes } from './routes/events.js';
 import { announcementRoutes } from './routes/announcements.js';
 import { gateRoutes } from './routes/gates.js';
 import { openApiRoute, swaggerOptions } from './openapi.js';
@@ -59,24 +57,12 @@ function shared(deps: HttpDeps) {
       policy: deps.config.policy,
       notificationTaskQueues: notificationTaskQueuesFor(env.TEMPORAL_TASK_QUEUE),
     });
-  const notifications = createActivities(
-    deps.activityDeps ?? activityDepsFromConfig(deps.config, deps.db, deps.logger),
-  );
   const webhook = {
     secrets: env.STRIPE_WEBHOOK_SECRET,
     logger: deps.logger,
     // One count of failed authentications per process: wrong tokens and forged signatures alike.
     authFailures: createAuthFailureLimiter({ perMinute: env.AUTH_FAILURES_PER_MINUTE }),
-    ingest: createStripeEventIngest({
-      db: deps.db,
-      ladder,
-      minAmountDueCents: deps.config.policy.minAmountDueCents,
-      stripe: env.STRIPE_SECRET_KEY
-        ? createStripeClient({ secretKey: env.STRIPE_SECRET_KEY, apiBaseUrl: env.STRIPE_API_BASE_URL })
-        : undefined,
-      alertOps: opsAlerter(notifications),
-      logger: deps.logger,
-    }),
+    ingest: ingestFromConfig({ ...deps, ladder }),
   };
   return { ladder, webhook };
 }
@@ -137,6 +123,7 @@ export function buildServer(deps: HttpDeps): FastifyInstance {
       ladder,
     });
     adminRoutes(routes, { db: deps.db, ladder });
+    eventRoutes(routes, { db: deps.db, ingest: webhook.ingest });
     openApiRoute(routes);
     routes.get(
       '/metrics',

@@ -1,6 +1,8 @@
 // One verified Stripe event: recorded in StripeEventLog first, then applied exactly once under
 // the account's lock. A failure leaves the row `failed` and surfaces to the caller, so the
-// webhook answers 5xx and Stripe's retry brings the event back for another attempt.
+// webhook answers 5xx and Stripe's retry brings the event back for another attempt — unless the
+// failure comes from the event's content (unprocessable.ts): then the event is stored
+// `rejected`, alerted once and answered 2xx, and only a replay (replay.ts) applies it again.
 import type Stripe from 'stripe';
 import { type Prisma, type PrismaClient } from '../platform/database.js';
 import { type Logger } from '../platform/logger.js';
@@ -20,7 +22,18 @@ import {
   markDisputed,
   saveSubscriptionStatus,
 } from './sql/billing-account.js';
-import { markDone, markFailed, readEventStatus, recordDelivery } from './sql/stripe-event-log.js';
+import {
+  markDone,
+  markFailed,
+  markRejected,
+  readEventStatus,
+  recordDelivery,
+  recordRejectedDelivery,
+  type EventLogRow,
+} from './sql/stripe-event-log.js';
+import { assertReadable } from './readable-event.js';
+import { unprocessableReason } from './unprocessable.js';
+import { failureDetail, rejectedEventAlert } from './rejected-events.js';
 
 export interface IngestDeps {
   db: PrismaClient;
@@ -31,7 +44,14 @@ export interface IngestDeps {
   logger: Logger;
 }
 
-export type IngestStatus = 'processed' | 'ignored' | 'orphan' | 'stale';
+export type IngestStatus = 'processed' | 'ignored' | 'orphan' | 'stale' | 'rejected';
+
+export interface IngestOptions {
+  /** The verified request body, kept with the event if it is rejected (a replay reads it). */
+  rawBody?: Buffer;
+  /** Applies an event stored as rejected again; a delivery of one only answers "duplicate". */
+  replay?: boolean;
+}
 
 export interface IngestResult {
   eventId: string;
@@ -170,20 +190,39 @@ export function createStripeEventIngest(deps: IngestDeps) {
     }
   }
 
-  return async function ingest(event: Stripe.Event): Promise<IngestResult> {
+  return async function ingest(event: Stripe.Event, options: IngestOptions = {}): Promise<IngestResult> {
     const { objectId, customerId: named } = subjectOf(event);
     const base = { eventId: event.id, type: event.type };
+    // The statuses an outcome may replace: a replay starts from `rejected`.
+    const from = options.replay ? ['received', 'failed', 'rejected'] : ['received', 'failed'];
 
     // 1. Durably recorded before anything else; a redelivery only counts the attempt.
-    const row = await recordDelivery(db, event, objectId);
-    if (FINISHED.has(row.status)) {
+    let row: EventLogRow;
+    try {
+      row = await recordDelivery(db, event, objectId);
+    } catch (error) {
+      const reason = unprocessableReason(error);
+      if (reason === null) throw error;
+      return await rejectUnrecordable(event, reason, error, options);
+    }
+    if (FINISHED.has(row.status) || (row.status === 'rejected' && !options.replay)) {
+      // Stripe resends what it got no 2xx for: a rejected event's alert is made sure of (the
+      // ledger posts it once), nothing is applied.
+      if (row.status === 'rejected')
+        await deps.alertOps(rejectedEventAlert(event, row.outcome ?? 'rejected'));
       return { ...base, status: 'duplicate', outcome: row.outcome ?? row.status, accountId: row.accountId };
     }
 
     try {
       if (!isHandledType(event.type)) {
-        return await finish(event, null, { status: 'ignored', outcome: `${event.type} is not handled` });
+        return await finish(
+          event,
+          null,
+          { status: 'ignored', outcome: `${event.type} is not handled` },
+          from,
+        );
       }
+      assertReadable(event);
       const customerId = await resolveCustomer(event, named);
       const accountId = customerId ? await accountIdForCustomer(db, customerId) : null;
       if (!accountId) {
@@ -193,10 +232,12 @@ export function createStripeEventIngest(deps: IngestDeps) {
           title: 'Stripe event for an unknown customer',
           detail: `${event.type} ${event.id} for customer ${customerId ?? '(not resolvable)'}: no account has this Stripe customer id. Sync the account (PUT /v1/accounts/:id), then resend the event from the Stripe dashboard.`,
         });
-        return await finish(event, null, {
-          status: 'orphan',
-          outcome: `no account for customer ${customerId ?? '(unknown)'}`,
-        });
+        return await finish(
+          event,
+          null,
+          { status: 'orphan', outcome: `no account for customer ${customerId ?? '(unknown)'}` },
+          from,
+        );
       }
 
       // 2. Applied once: deliveries for one account queue behind each other, and the row is
@@ -206,17 +247,21 @@ export function createStripeEventIngest(deps: IngestDeps) {
           await lockStripeAccount(tx, accountId);
           const current = await readEventStatus(tx, event.id);
           if (!current) throw new Error(`event ${event.id} vanished from the event log`);
-          if (FINISHED.has(current.status)) {
+          if (FINISHED.has(current.status) || (current.status === 'rejected' && !options.replay)) {
             return { status: 'duplicate' as const, outcome: current.outcome ?? current.status };
           }
           const effect = await apply(tx, event, accountId);
-          await markDone(tx, event.id, accountId, effect, ['received', 'failed']);
+          await markDone(tx, event.id, accountId, effect, from);
           return effect;
         },
         { maxWait: 10_000, timeout: 20_000 },
       );
       return { ...base, ...result, accountId };
     } catch (error) {
+      const reason = unprocessableReason(error);
+      if (reason !== null) return await reject(event, reason, error, options, from);
+      // A replay that fails on the way (an outage) leaves the event rejected, to be replayed again.
+      if (options.replay) throw error;
       const message = error instanceof Error ? error.message : String(error);
       await markFailed(db, event.id, message).catch((markError: unknown) =>
         logger.warn({ eventId: event.id, err: String(markError) }, 'could not mark the event failed'),
@@ -225,13 +270,53 @@ export function createStripeEventIngest(deps: IngestDeps) {
     }
   };
 
+  /** Stored rejected (its effects rolled back with the transaction), alerted once. */
+  async function reject(
+    event: Stripe.Event,
+    reason: string,
+    error: unknown,
+    options: IngestOptions,
+    from: string[],
+  ): Promise<IngestResult> {
+    const rejection = { reason, detail: failureDetail(error), rawBody: options.rawBody ?? null };
+    await markRejected(db, event.id, rejection, from);
+    await deps.alertOps(rejectedEventAlert(event, reason));
+    return { eventId: event.id, type: event.type, status: 'rejected', outcome: reason, accountId: null };
+  }
+
+  /** An event the log cannot record as it is: a row of what can be stored, rejected. */
+  async function rejectUnrecordable(
+    event: Stripe.Event,
+    reason: string,
+    error: unknown,
+    options: IngestOptions,
+  ): Promise<IngestResult> {
+    const rejection = { reason, detail: failureDetail(error), rawBody: options.rawBody ?? null };
+    const row = await recordRejectedDelivery(db, event, rejection);
+    if (!row.inserted) {
+      if (row.status === 'rejected' && options.replay)
+        return reject(event, reason, error, options, ['rejected']);
+      if (row.status === 'rejected') await deps.alertOps(rejectedEventAlert(event, row.outcome ?? reason));
+      return {
+        eventId: event.id,
+        type: event.type,
+        status: 'duplicate',
+        outcome: row.outcome ?? row.status,
+        accountId: row.accountId,
+      };
+    }
+    await deps.alertOps(rejectedEventAlert(event, reason));
+    return { eventId: event.id, type: event.type, status: 'rejected', outcome: reason, accountId: null };
+  }
+
   /** Outcomes without an effect to serialize: recorded unless a concurrent copy already was. */
   async function finish(
     event: Stripe.Event,
     accountId: string | null,
     effect: EffectResult | { status: 'orphan'; outcome: string },
+    from: string[],
   ): Promise<IngestResult> {
-    await markDone(db, event.id, accountId, effect, ['received', 'failed']);
+    await markDone(db, event.id, accountId, effect, from);
     return { eventId: event.id, type: event.type, ...effect, accountId };
   }
 }

@@ -108,6 +108,12 @@ const STATUSES: [string, string, number[]][] = [
     `/admin/v1/accounts/{accountId}/${update}`,
     [200, 404, 409, ...ANY, ...TOKEN, ...BODY, ...PATH],
   ]),
+  ['get', '/admin/v1/events', [200, ...ANY, ...TOKEN]],
+  [
+    'post',
+    '/admin/v1/events/{eventId}/replay',
+    [200, 404, 409, 422, 503, ...ANY, ...TOKEN, ...BODY, ...PATH],
+  ],
   ['delete', '/admin/v1/accounts/{accountId}', [...ANY, ...TOKEN, ...BODY, ...PATH]],
   ['post', '/admin/v1/accounts/{accountId}/delete-data', [...ANY, ...TOKEN, ...BODY, ...PATH]],
   ['delete', '/admin/v1/accounts/{accountId}/servers/{vmid}', [...ANY, ...TOKEN, ...BODY, ...PATH]],

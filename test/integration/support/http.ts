@@ -4,6 +4,7 @@
 import { type Client } from '@temporalio/client';
 import { inject } from 'vitest';
 import { loadConfig, type Config } from '../../../src/platform/config.js';
+import { type ActivityDeps } from '../../../src/activities/index.js';
 import { type PrismaClient } from '../../../src/platform/database.js';
 import { createLogger } from '../../../src/platform/logger.js';
 import { buildPublicServer, buildServer } from '../../../src/api/app.js';
@@ -40,6 +41,8 @@ export function buildTestApp(options: {
   rpcTimeoutMs?: number;
   /** The public listener (webhook and /healthz only) instead of the internal one. */
   listener?: 'internal' | 'public';
+  /** The adapters ops alerts go through; default: fresh recording ones. */
+  activityDeps?: ActivityDeps;
 }) {
   const config = testConfig({ TEMPORAL_TASK_QUEUE: options.taskQueue, ...options.env });
   const policy = options.policy ?? testPolicy();
@@ -55,7 +58,7 @@ export function buildTestApp(options: {
       policy,
       ...(options.rpcTimeoutMs ? { rpcTimeoutMs: options.rpcTimeoutMs } : {}),
     }),
-    activityDeps: recordingDeps(),
+    activityDeps: options.activityDeps ?? recordingDeps(),
   });
   return { app, config: { ...config, policy } };
 }
