@@ -100,7 +100,7 @@ export function stripeWebhookRoutes(app: FastifyInstance, deps: StripeWebhookDep
           description:
             "Stripe's event delivery, exactly as Stripe sent it: the raw JSON bytes are verified against Stripe-Signature with each configured webhook secret before anything is read. A request that is not a genuine, current Stripe delivery (no or a malformed header, a signature no secret verifies, a timestamp over 5 minutes old or in the future, two `t=` values, a body that is not JSON or not a Stripe event) is answered 400 and nothing is recorded. Also served on the public listener (PUBLIC_PORT).",
           headers: signatureHeaders,
-          body: eventEnvelope,
+          body: eventEnvelope.meta({ id: 'StripeEvent' }),
           response: {
             200: json(
               receivedSchema,

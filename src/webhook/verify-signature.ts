@@ -14,50 +14,16 @@ export class WebhookRejectedError extends Error {
   }
 }
 
-// Text PostgreSQL can store (jsonb holds no NUL, \u0000): the whole event is kept as Stripe
-// sent it, so no string in it, key or value, may hold one.
-// eslint-disable-next-line no-control-regex -- refusing NUL is the point
-const storableText = z.string().regex(/^[^\u0000]*$/);
-const NO_NUL_KEYS = { type: 'string', pattern: '^[^\\u0000]*$' };
-const keysStorable = (value: object) => Object.keys(value).every((key) => !key.includes('\u0000'));
-
-export const jsonValue: z.ZodType = z
-  .lazy(() =>
-    z.union([
-      storableText,
-      z.number(),
-      z.boolean(),
-      z.null(),
-      z.array(jsonValue),
-      z.record(storableText, jsonValue),
-    ]),
-  )
-  .meta({ id: 'StorableJson' });
-
-// The few fields everything downstream relies on; the rest of the event is kept as Stripe sent
-// it. Also the webhook's request body in /openapi.json.
-export const eventEnvelope = z
-  .object({
-    id: z.string().regex(/^evt_[A-Za-z0-9_]+$/),
-    object: z.literal('event'),
-    type: storableText.min(1),
-    // Unix seconds up to the last second of year 9999: a date every part of the service can hold.
-    created: z.number().int().positive().max(253_402_300_799),
-    data: z
-      .object({
-        object: z
-          .object({ id: storableText.optional() })
-          .catchall(jsonValue)
-          .refine(keysStorable)
-          .meta({ propertyNames: NO_NUL_KEYS }),
-      })
-      .catchall(jsonValue)
-      .refine(keysStorable)
-      .meta({ propertyNames: NO_NUL_KEYS }),
-  })
-  .catchall(jsonValue)
-  .refine(keysStorable)
-  .meta({ id: 'StripeEvent', propertyNames: NO_NUL_KEYS });
+// The few fields everything downstream relies on; the rest of the event is kept as Stripe sent it.
+// Also the webhook's request body in /openapi.json (ASCII classes: a pattern's \w means more
+// than A-Z a-z 0-9 _ in other readers' regular expressions).
+export const eventEnvelope = z.object({
+  id: z.string().regex(/^evt_[A-Za-z0-9_]+$/),
+  object: z.literal('event'),
+  type: z.string().min(1),
+  created: z.number().int().positive(),
+  data: z.object({ object: z.looseObject({ id: z.string().optional() }) }),
+});
 
 /**
  * The one `t=` of the header. Two would let the future-timestamp check read one and stripe-node
@@ -109,13 +75,7 @@ export function verifyStripeWebhook(
   }
   if (event === undefined) throw new WebhookRejectedError(`signature verification failed: ${lastReason}`);
 
-  let envelope;
-  try {
-    envelope = eventEnvelope.safeParse(event);
-  } catch {
-    // Nesting deeper than the stack: no Stripe event looks like that.
-    throw new WebhookRejectedError('body is not a Stripe event');
-  }
+  const envelope = eventEnvelope.safeParse(event);
   if (!envelope.success) throw new WebhookRejectedError('body is not a Stripe event');
   // Verified and shaped like an event: from here on it is Stripe's own type.
   return event as Stripe.Event;

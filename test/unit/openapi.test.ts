@@ -206,8 +206,6 @@ describe('GET /openapi.json', () => {
     const event = resolve(webhook.requestBody!.content['application/json']!.schema);
     expect(event.required).toEqual(['id', 'object', 'type', 'created', 'data']);
     expect(event.properties?.id?.pattern).toBe('^evt_[A-Za-z0-9_]+$');
-    expect(event.properties?.created?.maximum).toBe(253_402_300_799);
-    expect(event.propertyNames?.pattern).toBe('^[^\\u0000]*$');
     expect(webhook.security).toBeUndefined();
   });
 

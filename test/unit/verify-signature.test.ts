@@ -1,10 +1,8 @@
 // The webhook's signature check on its own: the raw body against every configured secret,
 // Stripe's tolerance for old timestamps and ours for future ones, and the event's envelope.
 import { describe, expect, it } from 'vitest';
-import { z } from 'zod';
 import { buildEvent, signPayload, simulatedEvent } from '../../src/webhook/event-builders.js';
 import {
-  eventEnvelope,
   FUTURE_TOLERANCE_SECONDS,
   verifyStripeWebhook,
   WebhookRejectedError,
@@ -164,18 +162,6 @@ describe('verifyStripeWebhook', () => {
     ['no data object', { ...event, data: {} }],
     ['a data object with a numeric id', { ...event, data: { object: { id: 1 } } }],
     ['a JSON array', [event]],
-    // What PostgreSQL's jsonb cannot hold, or a date cannot: not an event Stripe sends.
-    ['a created time after year 9999', { ...event, created: 253_402_300_800 }],
-    ['NUL in the type', { ...event, type: 'invoice.paid\u0000' }],
-    [
-      'NUL in a string deep inside',
-      { ...event, data: { object: { id: 'in_1', lines: [{ note: 'a\u0000b' }] } } },
-    ],
-    ['NUL in a top-level key', { ...event, 'a\u0000b': 1 }],
-    ['NUL in a key of data', { ...event, data: { ...event.data, 'a\u0000b': 1 } }],
-    ['NUL in a key of the object', { ...event, data: { object: { id: 'in_1', 'a\u0000b': 1 } } }],
-    ['NUL in a nested key', { ...event, data: { object: { id: 'in_1', meta: { 'a\u0000b': true } } } }],
-    ['NUL in the object id', { ...event, data: { object: { id: 'in_\u0000' } } }],
   ])('refuses signed JSON with %s', (_, shape) => {
     const payload = JSON.stringify(shape);
     expect(rejection(() => verify(payload, signPayload(payload, SECRET, NOW)))).toBe(
@@ -183,41 +169,9 @@ describe('verifyStripeWebhook', () => {
     );
   });
 
-  it('refuses signed JSON nested deeper than the stack (no crash)', () => {
-    const deep = `{"id":"evt_deep","object":"event","type":"x","created":1,"data":{"object":{"n":${'['.repeat(200_000)}${']'.repeat(200_000)}}}}`;
-    expect(rejection(() => verify(deep, signPayload(deep, SECRET, NOW)))).toBe('body is not a Stripe event');
-  });
-
-  it('accepts the last second of year 9999, nested values and keys of any other text', () => {
-    const payload = JSON.stringify({
-      ...event,
-      created: 253_402_300_799,
-      data: { object: { id: 'in_1', 'ключ é': [1, null, true, { 'x y': 'ünïcode' }] } },
-    });
-    expect(verify(payload, signPayload(payload, SECRET, NOW)).created).toBe(253_402_300_799);
-  });
-
   it('accepts an event of a type it does not handle, and an object without an id', () => {
     const other = buildEvent('customer.created', { object: 'customer' }, { created: NOW });
     const payload = JSON.stringify(other);
     expect(verify(payload, signPayload(payload, SECRET, NOW))).toEqual(other);
-  });
-
-  it('states the same rules as the JSON Schema of the published document', () => {
-    const document = z.toJSONSchema(eventEnvelope, { io: 'input', unrepresentable: 'any' }) as {
-      $defs: Record<string, unknown>;
-    };
-    // Named parts become components of the document: the event and the storable JSON values.
-    expect(Object.keys(document.$defs).sort()).toEqual(['StorableJson', 'StripeEvent']);
-    const json = document.$defs.StripeEvent as {
-      propertyNames: unknown;
-      additionalProperties: unknown;
-      properties: { data: { propertyNames: unknown; properties: { object: { propertyNames: unknown } } } };
-    };
-    const noNul = { type: 'string', pattern: '^[^\\u0000]*$' };
-    expect(json.propertyNames).toEqual(noNul);
-    expect(json.properties.data.propertyNames).toEqual(noNul);
-    expect(json.properties.data.properties.object.propertyNames).toEqual(noNul);
-    expect(json.additionalProperties).toEqual({ $ref: '#/$defs/StorableJson' });
   });
 });
