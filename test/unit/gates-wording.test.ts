@@ -3,6 +3,7 @@
 // customer-facing sentence (gate messages, the Portal's announcements, the emails) read for
 // subject–verb agreement.
 import Fastify from 'fastify';
+import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { announcementRoutes } from '../../src/api/routes/announcements.js';
 import { EMAIL_TEMPLATES, renderEmail, sampleEmailContext } from '../../src/notifications/email-templates.js';
@@ -223,6 +224,9 @@ describe('every customer-facing sentence agrees with its subject', () => {
       },
     } as unknown as PrismaClient;
     const app = Fastify();
+    // The routes' zod schemas need the compilers the service installs (src/api/app.ts).
+    app.setValidatorCompiler(validatorCompiler);
+    app.setSerializerCompiler(serializerCompiler);
     // The token scopes are src/api/auth.ts's; this app has none.
     announcementRoutes(app, { db, policy: testPolicy(), portalUrl: 'https://portal.test' });
     beforeAll(() => app.ready());

@@ -30,11 +30,13 @@ export const STRIPE_EVENT_STATUSES = [
 ] as const;
 
 // At most 100 characters, like every path parameter (a longer one is a 414 before routing).
-const EVENT_ID_RULE = 'expected a Stripe event id: evt_ and 1 to 96 of A-Z a-z 0-9 _';
+// Stripe's ids are evt_…, but any id of the service's id alphabet is a fair question: one it has
+// not stored is a 404, not a malformed request (a client holding another kind of id gets told so).
+const EVENT_ID_RULE = 'expected an event id: 1 to 100 of A-Z a-z 0-9 _ . : -';
 export const eventIdSchema = z
   .string({ message: EVENT_ID_RULE })
-  .regex(/^evt_[A-Za-z0-9_]{1,96}$/, EVENT_ID_RULE)
-  .describe('a Stripe event id (`^evt_[A-Za-z0-9_]{1,96}$`)');
+  .regex(/^[A-Za-z0-9_.:-]{1,100}$/, EVENT_ID_RULE)
+  .describe('a Stripe event id (evt_…); an id no stored event has is a 404');
 
 export const eventParamsSchema = z.object({ eventId: eventIdSchema }).strict();
 
