@@ -195,6 +195,11 @@ const DELETE_REFUSAL =
   'Deleting servers or data is never done by the billing service. The request was refused and recorded in the audit log; deletions are a person’s decision, carried out outside this service.';
 
 export function adminRoutes(app: FastifyInstance, deps: AdminRouteDeps) {
+  /** The account's id when it exists, else null. */
+  const knownAccount = async (id: string) => {
+    const row = await deps.db.billingAccount.findUnique({ where: { id }, select: { id: true } });
+    return row?.id ?? null;
+  };
   const auth = { scopes: ['admin'] as const satisfies Scope[] };
   const routes = app.withTypeProvider<ZodTypeProvider>();
   const admin = { tags: ['admin'] };
@@ -315,11 +320,7 @@ export function adminRoutes(app: FastifyInstance, deps: AdminRouteDeps) {
     },
     async (request, reply) => {
       const { accountId } = request.params;
-      const exists = await deps.db.billingAccount.findUnique({
-        where: { id: accountId },
-        select: { id: true },
-      });
-      if (!exists) return notFound(reply, `unknown account ${accountId}`);
+      if (!(await knownAccount(accountId))) return notFound(reply, `unknown account ${accountId}`);
       return { accountId, events: await auditTrail(deps.db, accountId, request.query.limit ?? 200) };
     },
   );
@@ -357,11 +358,7 @@ export function adminRoutes(app: FastifyInstance, deps: AdminRouteDeps) {
       },
       async (request, reply) => {
         const { accountId } = request.params;
-        const exists = await deps.db.billingAccount.findUnique({
-          where: { id: accountId },
-          select: { id: true },
-        });
-        if (!exists) return notFound(reply, `unknown account ${accountId}`);
+        if (!(await knownAccount(accountId))) return notFound(reply, `unknown account ${accountId}`);
         return runUpdate(reply, deps.ladder, accountId, update, request.body);
       },
     );
@@ -390,10 +387,6 @@ export function adminRoutes(app: FastifyInstance, deps: AdminRouteDeps) {
       return sendError(reply, 403, { error: 'forbidden', message: DELETE_REFUSAL });
     };
 
-  const knownAccount = async (id: string) => {
-    const row = await deps.db.billingAccount.findUnique({ where: { id }, select: { id: true } });
-    return row?.id ?? null;
-  };
   const accountTarget = async (request: FastifyRequest) => {
     const { accountId } = request.params as { accountId: string };
     return { accountId: await knownAccount(accountId), what: `account ${accountId}` };
