@@ -7,6 +7,7 @@
 // `sendingAt` in one statement right before the request, and recorded sent in one statement
 // after the answer. A worker that dies in between leaves every row of the message marked; each
 // row's next attempt finds its mark and records it unconfirmed instead of posting it again.
+import { AsyncResource } from 'node:async_hooks';
 import { type PrismaClient } from '../platform/database.js';
 import {
   MAX_EMBED_TEXT_PER_MESSAGE,
@@ -26,6 +27,11 @@ interface Entry {
   size: number;
   /** Posted in a message of its own: an earlier digest with it was refused (Discord's 4xx). */
   alone: boolean;
+  /**
+   * The submitting activity's async context: a message is posted in its first row's, so what
+   * the post does (logs, heartbeats, the fault suite's kill points) belongs to a live activity.
+   */
+  scope: AsyncResource;
   /** Activities waiting for this row (a retry that overlaps its earlier attempt joins it). */
   waiters: { resolve: (r: DigestResult) => void; reject: (e: unknown) => void }[];
 }
@@ -142,7 +148,8 @@ export function createDiscordDigest(deps: {
       while (queue.length > 0) {
         // A lone post waits a moment for company; a full message goes at once.
         if (queue.length < MAX_EMBEDS_PER_MESSAGE && !queue[0]!.alone) await sleep(gatherMs);
-        await post(nextBatch());
+        const batch = nextBatch();
+        await batch[0]!.scope.runInAsyncScope(() => post(batch));
       }
     } finally {
       running = false;
@@ -163,6 +170,7 @@ export function createDiscordDigest(deps: {
           message,
           size: embedTextLength(message),
           alone: !postMany,
+          scope: new AsyncResource('DiscordDigestEntry'),
           waiters: [waiter],
         };
         byRow.set(rowId, entry);
