@@ -101,9 +101,14 @@ export async function runHerd(options: HerdOptions) {
   const pg = await startPostgres(tmp);
   const env = await startTimeSkippingServer();
   const resend = await startResendStandin();
-  const discord = await startDiscordStandin();
+  // Discord's per-channel limit as the stand-in enforces it: a message beyond 30 in any minute
+  // (at the configured rate) is answered 429, and counted.
+  const discord = await startDiscordStandin({
+    rateLimit: { messages: Math.round(30 * options.rateScale), perMs: 60_000 },
+  });
   // The stand-ins time their requests from their own start.
   const standinsStarted = Date.now();
+  const billingPosted = () => discord.posted.filter((p) => p.webhookId === BILLING_WEBHOOK).length;
   const db = createPrisma(pg.databaseUrl);
   const config = loadConfig({
     DATABASE_URL: pg.databaseUrl,
@@ -230,6 +235,7 @@ export async function runHerd(options: HerdOptions) {
         const phaseStart = Date.now();
         const from = Date.now() - standinsStarted;
         let last = 0;
+        const postedBefore = billingPosted();
         /** Seconds from the rung's start until each expected channel had settled. */
         const settledAfter: (number | null)[] = expected.map(() => null);
         const settledOf = (e: Expected) =>
@@ -292,6 +298,8 @@ export async function runHerd(options: HerdOptions) {
             embeds: billingBodies.reduce((a, b) => a + b, 0),
             fullMessages: billingBodies.filter((n) => n === 10).length,
           },
+          // Requests the stand-in refused with 429 (Discord's per-minute limit).
+          discordBillingRefused: billingBodies.length - (billingPosted() - postedBefore),
           discordBillingPeak60sMessages: peakIn(
             discord.requests.filter((r) => r.at >= from && r.path.includes(BILLING_WEBHOOK)),
             60_000,

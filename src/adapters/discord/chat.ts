@@ -43,7 +43,9 @@ export function createDiscordChatNotifier(options: DiscordChatOptions): ChatNoti
         },
       },
     ),
-    limiter: createRateLimiter({ perSecond: options.perSecond ?? 0.5, burst: 5 }),
+    // No burst: Discord counts about 30 messages in any minute per channel, and a burst on top
+    // of the sustained rate would exceed it in the first minute of a herd.
+    limiter: createRateLimiter({ perSecond: options.perSecond ?? 0.5, burst: 1 }),
   });
   if (options.billing) clients.billing = open(options.billing);
   // One URL for both channels shares one client, so its rate limit is counted once.
@@ -72,7 +74,12 @@ export function createDiscordChatNotifier(options: DiscordChatOptions): ChatNoti
         target.limiter.pauseFor(retryAfterMs);
         throw new RateLimitedError(`discord rate limit (429, ${error.route})`, retryAfterMs);
       }
-      if (error instanceof DiscordAPIError && error.status >= 400 && error.status < 500 && error.status !== 429) {
+      if (
+        error instanceof DiscordAPIError &&
+        error.status >= 400 &&
+        error.status < 500 &&
+        error.status !== 429
+      ) {
         throw new PermanentDeliveryError(
           `discord rejected the alert (${error.status}): ${error.message}`,
           error.status,
@@ -87,7 +94,11 @@ export function createDiscordChatNotifier(options: DiscordChatOptions): ChatNoti
     async postMany(channel, messages, postOptions) {
       // Discord would answer 400 for the whole message: refused here, before a token is spent.
       const text = messages.reduce((n, m) => n + embedTextLength(m), 0);
-      if (messages.length === 0 || messages.length > MAX_EMBEDS_PER_MESSAGE || text > MAX_EMBED_TEXT_PER_MESSAGE)
+      if (
+        messages.length === 0 ||
+        messages.length > MAX_EMBEDS_PER_MESSAGE ||
+        text > MAX_EMBED_TEXT_PER_MESSAGE
+      )
         throw new PermanentDeliveryError(
           `a Discord message takes 1 to ${MAX_EMBEDS_PER_MESSAGE} embeds of at most ${MAX_EMBED_TEXT_PER_MESSAGE} characters in all (got ${messages.length}, ${text})`,
         );
