@@ -86,7 +86,9 @@ export function transitionActivities(
         actor: input.actor ?? 'workflow',
         reason: input.reason ?? null,
         dryRun: input.dryRun,
-        detail: (input.restore ? { ...input.detail, restore: input.restore } : (input.detail ?? {})) as Prisma.InputJsonValue,
+        detail: (input.restore
+          ? { ...input.detail, restore: input.restore }
+          : (input.detail ?? {})) as Prisma.InputJsonValue,
         idempotencyKey,
         workflowId: input.workflowId,
         runId: input.runId,

@@ -14,7 +14,10 @@ export const isUnpaid = (status: string): boolean => (UNPAID_STATUSES as readonl
  * An unpaid invoice drives the ladder unless it is below the policy's minimum amount (such an
  * invoice is shown, never enforced: the webhook starts no ladder for it).
  */
-export function drivesLadder(invoice: { status: string; amountDue: number }, minAmountDueCents: number): boolean {
+export function drivesLadder(
+  invoice: { status: string; amountDue: number },
+  minAmountDueCents: number,
+): boolean {
   return isUnpaid(invoice.status) && invoice.amountDue >= minAmountDueCents;
 }
 
@@ -79,9 +82,10 @@ export function describeRestore(restore: Pick<RestoreRecord, 'reason' | 'actor' 
 }
 
 export interface DisputeRecord {
-  disputeId: string;
+  /** Null only when the account is flagged disputed without the dispute's event on record. */
+  disputeId: string | null;
   /** When Stripe opened it (the event's `created`). */
-  at: string;
+  at: string | null;
 }
 
 export interface ApprovalRecord {

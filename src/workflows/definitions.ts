@@ -4,13 +4,7 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { type AdminInput, type ExtendGraceInput } from './admin-input.js';
 import type { LadderRung } from './ladder.js';
-import type {
-  Amount,
-  DeletionReviewRecord,
-  DisputeRecord,
-  Mode,
-  RestoreReason,
-} from './account-rules.js';
+import type { Amount, DeletionReviewRecord, DisputeRecord, Mode, RestoreReason } from './account-rules.js';
 
 export const TASK_QUEUE = 'billing-enforcement';
 export const WORKFLOW_ID_PREFIX = 'billing-enforcement:';

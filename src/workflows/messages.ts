@@ -156,7 +156,8 @@ export function registerHandlers(ladder: LadderState) {
   setHandler(invoiceSettledSignal, (e) => {
     if (ladder.alreadyApplied(e.eventId)) return;
     // How the invoices that drove the ladder were settled says why it restores (paid or voided).
-    if (s.openInvoices.some((i) => i.invoiceId === e.invoiceId)) s.settlements = [...(s.settlements ?? []), e.how];
+    if (s.openInvoices.some((i) => i.invoiceId === e.invoiceId))
+      s.settlements = [...(s.settlements ?? []), e.how];
     s.openInvoices = s.openInvoices.filter((i) => i.invoiceId !== e.invoiceId);
     if (!s.settledInvoiceIds.includes(e.invoiceId)) s.settledInvoiceIds.push(e.invoiceId);
     if (s.settledInvoiceIds.length > MAX_REMEMBERED_EVENT_IDS) s.settledInvoiceIds.shift();
