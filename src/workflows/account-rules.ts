@@ -36,9 +36,7 @@ export function amountsDue(invoices: readonly { amountDue?: number; currency?: s
     const currency = invoice.currency.toLowerCase();
     totals.set(currency, (totals.get(currency) ?? 0) + invoice.amountDue);
   }
-  return [...totals]
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([currency, amount]) => ({ currency, amount }));
+  return [...totals.keys()].sort().map((currency) => ({ currency, amount: totals.get(currency) ?? 0 }));
 }
 
 export type Mode = 'dry-run' | 'enforce';

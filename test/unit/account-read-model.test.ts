@@ -62,6 +62,7 @@ describe('account rules', () => {
         { amountDue: 4200, currency: 'usd' },
         { amountDue: 700, currency: 'eur' },
         { currency: 'usd' },
+        { amountDue: 5 },
       ]),
     ).toEqual([
       { currency: 'eur', amount: 700 },
@@ -80,6 +81,10 @@ describe('account rules', () => {
     );
     expect(describeRestore({ reason: 'voided', actor: null, note: null })).toBe('invoices voided');
     expect(describeRestore({ reason: 'paid', actor: null, note: null })).toBe('paid');
+    expect(describeRestore({ reason: 'settled', actor: null, note: null })).toBe('invoices settled');
+    expect(describeRestore({ reason: 'force_restore', actor: null, note: null })).toBe(
+      'force restore by an admin',
+    );
   });
 
   it('what is over is history', () => {
