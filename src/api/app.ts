@@ -4,10 +4,7 @@ import { type Config } from '../platform/config.js';
 import { type PrismaClient } from '../platform/database.js';
 import { type Logger } from '../platform/logger.js';
 import { createLadderClient, type LadderClient } from '../ladder/client.js';
-import { activityDepsFromConfig } from '../activities/deps.js';
-import { createActivities, type ActivityDeps } from '../activities/index.js';
-import { createStripeEventIngest } from '../webhook/ingest.js';
-import { opsAlerter } from '../notifications/ops-alerts.js';
+import { createStripeEventIngest, type StripeEventIngest } from '../webhook/ingest.js';
 import { registry } from '../platform/observability/metrics.js';
 import { stalenessThresholds } from '../platform/observability/staleness-service.js';
 import { createStripeClient } from '../adapters/stripe/client.js';
@@ -28,8 +25,6 @@ export interface HttpDeps {
   logger: Logger;
   /** Defaults to one on `temporal` with the configured task queue and policy. */
   ladder?: LadderClient;
-  /** Where ops alerts go (Discord or recorded); defaults to the configured adapters. */
-  activityDeps?: ActivityDeps;
 }
 
 /** Stripe sends at most a few hundred KB; anything near this is not a Stripe event. */
@@ -53,9 +48,6 @@ function shared(deps: HttpDeps) {
       policy: deps.config.policy,
       notificationTaskQueues: notificationTaskQueuesFor(env.TEMPORAL_TASK_QUEUE),
     });
-  const notifications = createActivities(
-    deps.activityDeps ?? activityDepsFromConfig(deps.config, deps.db, deps.logger),
-  );
   const webhook = {
     secrets: env.STRIPE_WEBHOOK_SECRET,
     logger: deps.logger,
@@ -66,7 +58,6 @@ function shared(deps: HttpDeps) {
       stripe: env.STRIPE_SECRET_KEY
         ? createStripeClient({ secretKey: env.STRIPE_SECRET_KEY, apiBaseUrl: env.STRIPE_API_BASE_URL })
         : undefined,
-      alertOps: opsAlerter(notifications),
       logger: deps.logger,
     }),
   };
@@ -94,6 +85,33 @@ function baseApp(deps: HttpDeps): FastifyInstance {
   return app;
 }
 
+/** How often the webhook's queued ops alerts are checked for a failed hand-over to Temporal. */
+export const ALERT_SWEEP_INTERVAL_MS = 60_000;
+
+/**
+ * Ops alerts the webhook queued but could not hand to Temporal after the commit (it was
+ * unreachable right then, or the process stopped) are handed over again, once a minute, by the
+ * internal listener while it runs. Several instances may sweep at once: Temporal starts one
+ * workflow per alert key.
+ */
+function sweepQueuedAlerts(app: FastifyInstance, ingest: StripeEventIngest, logger: Logger) {
+  let timer: NodeJS.Timeout | undefined;
+  app.addHook('onReady', () => {
+    timer = setInterval(() => {
+      ingest
+        .sweepQueuedAlerts()
+        .catch((error: unknown) =>
+          logger.warn(
+            { err: error instanceof Error ? error.message : String(error) },
+            'ops alert sweep failed',
+          ),
+        );
+    }, ALERT_SWEEP_INTERVAL_MS);
+    timer.unref();
+  });
+  app.addHook('onClose', () => clearInterval(timer));
+}
+
 /**
  * The HTTP service on PORT: every route (the webhook too, for local use and the CLI). Never
  * published to the internet: the main API, the controller, the Portal and operators reach it on
@@ -111,6 +129,7 @@ export function buildServer(deps: HttpDeps): FastifyInstance {
     staleness: stalenessThresholds(deps.config),
   });
   stripeWebhookRoutes(app, webhook);
+  sweepQueuedAlerts(app, webhook.ingest, deps.logger);
   accountRoutes(app, { db: deps.db, ladder, tokens, dryRun: deps.config.policy.dryRun });
   gateRoutes(app, {
     db: deps.db,

@@ -193,7 +193,13 @@ describe('effects', () => {
     const { accountId, customer: cus, handle } = await customer();
     await deliver(app, simulatedEvent('payment-failed', { customer: cus }));
     await waitForState(handle, 'overdue');
-    const dispute = simulatedEvent('dispute', { customer: cus });
+    // Stripe's dispute names only its charge: the charge's own event told which customer paid.
+    const charge = simulatedEvent('charge-succeeded', { customer: cus });
+    await deliver(app, charge);
+    const dispute = simulatedEvent('dispute', {
+      customer: cus,
+      chargeId: (charge.data.object as { id: string }).id,
+    });
     expect((await deliver(app, dispute)).body.status).toBe('processed');
     const frozen = await waitForStatus(handle, (s) => s.disputeFrozen !== null, 'dispute freeze');
     expect(frozen.disputeFrozen?.disputeId).toBe((dispute.data.object as { id: string }).id);

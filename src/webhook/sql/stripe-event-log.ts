@@ -14,39 +14,34 @@ export interface EventLogRow {
 }
 
 /**
- * Records a delivery, or counts one more attempt of an event already recorded, in one round
- * trip (INSERT … ON CONFLICT … RETURNING, which Prisma's upsert cannot express); returns where
- * the event stands.
+ * Records a delivery, or counts one more attempt of an event already recorded, and finds the
+ * account of the customer the event names — one round trip (INSERT … ON CONFLICT … RETURNING in
+ * a CTE, which Prisma's upsert cannot express); returns where the event stands.
  */
 export async function recordDelivery(
   db: Db,
   event: Stripe.Event,
   objectId: string | null,
-): Promise<EventLogRow> {
-  const [row] = await db.$queryRaw<EventLogRow[]>`
-    INSERT INTO "StripeEventLog" (id, type, "createdAt", "objectId", payload, attempts)
-    VALUES (${event.id}, ${event.type}, ${utcTimestamp(new Date(event.created * 1000))}, ${objectId},
-            ${JSON.stringify(event)}::jsonb, 1)
-    ON CONFLICT (id) DO UPDATE SET attempts = "StripeEventLog".attempts + 1
-    RETURNING status::text AS status, outcome, "accountId"`;
+  customerId: string | null,
+): Promise<EventLogRow & { customerAccountId: string | null }> {
+  const [row] = await db.$queryRaw<(EventLogRow & { customerAccountId: string | null })[]>`
+    WITH logged AS (
+      INSERT INTO "StripeEventLog" (id, type, "createdAt", "objectId", payload, attempts)
+      VALUES (${event.id}, ${event.type}, ${utcTimestamp(new Date(event.created * 1000))}, ${objectId},
+              ${JSON.stringify(event)}::jsonb, 1)
+      ON CONFLICT (id) DO UPDATE SET attempts = "StripeEventLog".attempts + 1
+      RETURNING status::text AS status, outcome, "accountId")
+    SELECT logged.*,
+           (SELECT id FROM "BillingAccount" WHERE "stripeCustomerId" = ${customerId}) AS "customerAccountId"
+    FROM logged`;
   if (!row) throw new Error(`the event log did not return ${event.id}`);
-  return row;
-}
-
-/** The event's status, read again under the account's lock (a concurrent copy may have won). */
-export async function readEventStatus(
-  tx: Db,
-  eventId: string,
-): Promise<Omit<EventLogRow, 'accountId'> | undefined> {
-  const [row] = await tx.$queryRaw<Omit<EventLogRow, 'accountId'>[]>`
-    SELECT status::text AS status, outcome FROM "StripeEventLog" WHERE id = ${eventId}`;
   return row;
 }
 
 /**
  * Records the outcome, unless the row has moved on from the `from` statuses (a concurrent copy
  * already recorded one): the condition on the status is what makes the write safe, and a plain
- * UPDATE … WHERE does it without reading the row first.
+ * UPDATE … WHERE does it without reading the row first. True when this call recorded it.
  */
 export async function markDone(
   db: Db,
@@ -54,12 +49,13 @@ export async function markDone(
   accountId: string | null,
   effect: { status: string; outcome: string },
   from: string[],
-): Promise<void> {
-  await db.$executeRaw`
+): Promise<boolean> {
+  const updated = await db.$executeRaw`
     UPDATE "StripeEventLog"
     SET status = ${effect.status}::"StripeEventStatus", outcome = ${effect.outcome},
         "accountId" = ${accountId}, "processedAt" = ${utcTimestamp(new Date())}, error = NULL
     WHERE id = ${eventId} AND status::text IN (${Prisma.join(from)})`;
+  return updated === 1;
 }
 
 /** A failed attempt (Stripe redelivers it). Off the hot path, so Prisma's model query. */

@@ -8,7 +8,7 @@ import { type PrismaClient } from '../../../src/platform/database.js';
 import { createLogger } from '../../../src/platform/logger.js';
 import { buildPublicServer, buildServer } from '../../../src/api/app.js';
 import { type EnforcementPolicy } from '../../../src/workflows/definitions.js';
-import { db, recordingDeps, testLadderClient, testPolicy } from './harness.js';
+import { db, testLadderClient, testPolicy } from './harness.js';
 
 export const INTERNAL_TOKEN = 'internal-token-for-tests-0123456789';
 export const ADMIN_TOKEN = 'admin-token-for-tests-0123456789abc';
@@ -51,7 +51,6 @@ export function buildTestApp(options: {
       policy,
       ...(options.rpcTimeoutMs ? { rpcTimeoutMs: options.rpcTimeoutMs } : {}),
     }),
-    activityDeps: recordingDeps(),
   });
   return { app, config: { ...config, policy } };
 }

@@ -1,0 +1,49 @@
+// Database round trips per webhook delivery, counted at the driver (every query node-postgres
+// sends for the app's pool): the figure the ingest's speed depends on besides Temporal's call.
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { simulatedEvent } from '../../src/webhook/event-builders.js';
+import { seedCustomer, useRunningWorker, useTimeSkippingEnv } from './support/harness.js';
+import { buildTestApp } from './support/http.js';
+import { deliver } from './support/stripe.js';
+
+const env = useTimeSkippingEnv();
+const taskQueue = useRunningWorker(env);
+let app: ReturnType<typeof buildTestApp>['app'];
+const sent: string[] = [];
+const original = pg.Client.prototype.query;
+
+beforeAll(async () => {
+  app = buildTestApp({ client: env().client, taskQueue: taskQueue() }).app;
+  await app.ready();
+  // The test's own client (db() in assertions) is not counted: nothing below queries it while
+  // `counting` is on.
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- wrapped and restored below
+  pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+    const first = args[0];
+    sent.push(typeof first === 'string' ? first : String((first as { text?: string })?.text ?? first));
+    return (original as (...a: unknown[]) => unknown).apply(this, args);
+  } as typeof original;
+});
+afterAll(async () => {
+  pg.Client.prototype.query = original;
+  await app.close();
+});
+
+async function count(run: () => Promise<unknown>) {
+  sent.length = 0;
+  await run();
+  return [...sent];
+}
+
+describe('round trips per delivery', () => {
+  it('a new invoice event, its redelivery', async () => {
+    const { customer } = await seedCustomer(env());
+    const failed = simulatedEvent('payment-failed', { customer });
+    const first = await count(() => deliver(app, failed));
+    const again = await count(() => deliver(app, failed));
+    console.log(`new event: ${first.length} queries\n  ${first.join('\n  ')}`);
+    console.log(`duplicate: ${again.length} queries\n  ${again.join('\n  ')}`);
+    expect(again.length).toBeLessThan(first.length);
+  });
+});
