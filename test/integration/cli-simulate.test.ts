@@ -82,6 +82,47 @@ describe('billing simulate', () => {
     expect(await handle.result()).toMatchObject({ outcome: 'restored' });
   });
 
+  it("dispute: Stripe's shape (the charge as an id, no customer) after the charge's event; the ladder freezes", async () => {
+    const { accountId, handle } = await seedCustomer(env());
+    await billing(['simulate', 'payment-failed', '--account', accountId, '--url', url]);
+    await waitForState(handle, 'overdue');
+    const out = await billing(['simulate', 'dispute', '--account', accountId, '--url', url, '--json']);
+    const sent = JSON.parse(out.stdout) as {
+      eventId: string;
+      type: string;
+      response: { status: string };
+      before: { type: string; response: { status: string } }[];
+    };
+    expect(sent.before).toEqual([
+      expect.objectContaining({
+        type: 'charge.succeeded',
+        response: expect.objectContaining({ status: 'processed' }),
+      }),
+    ]);
+    expect(sent).toMatchObject({
+      type: 'charge.dispute.created',
+      response: { status: 'processed', outcome: 'disputed: ladder frozen' },
+    });
+    const logged = await db().stripeEventLog.findUniqueOrThrow({ where: { id: sent.eventId } });
+    const dispute = (logged.payload as { data: { object: Record<string, unknown> } }).data.object;
+    expect(typeof dispute.charge).toBe('string');
+    expect(dispute).not.toHaveProperty('customer');
+    expect(logged.accountId).toBe(accountId);
+
+    // Without the charge's event and without a Stripe key nobody can tell the account.
+    const alone = await billing([
+      'simulate',
+      'dispute',
+      '--account',
+      accountId,
+      '--no-charge-event',
+      '--url',
+      url,
+      '--json',
+    ]);
+    expect(JSON.parse(alone.stdout)).toMatchObject({ response: { status: 'unresolved' }, before: [] });
+  });
+
   it('exits 3 with a message for an unknown account, and 2 for an unknown event', async () => {
     const unknown = await billing(['simulate', 'paid', '--account', 'acct_nobody', '--url', url]).catch(
       (e: unknown) => e,
