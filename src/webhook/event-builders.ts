@@ -11,13 +11,7 @@ export const API_VERSION = '2026-10-28.endive';
 
 type StripeObject = Record<string, unknown>;
 type ShapeName =
-  | 'charge'
-  | 'dispute'
-  | 'event'
-  | 'invoice'
-  | 'invoice_payment'
-  | 'payment_intent'
-  | 'subscription';
+  'charge' | 'dispute' | 'event' | 'invoice' | 'invoice_payment' | 'payment_intent' | 'subscription';
 
 const SHAPES = JSON.parse(
   readFileSync(new URL('./stripe-shapes/objects.json', import.meta.url), 'utf8'),
@@ -107,6 +101,9 @@ export function buildInvoice(options: InvoiceShape): StripeObject {
     total_excluding_tax: amountDue,
     attempt_count: attemptCount,
     attempted: attemptCount > 0,
+    // Its collection_method is charge_automatically, which has no due date (the published
+    // example carries one, which would make every built invoice past due).
+    due_date: null,
     // Stripe gives a finalized invoice its payment page and PDF.
     hosted_invoice_url: finalized ? `https://invoice.stripe.com/i/acct_test/${id}` : null,
     invoice_pdf: finalized ? `https://pay.stripe.com/invoice/acct_test/${id}/pdf` : null,

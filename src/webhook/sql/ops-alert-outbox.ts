@@ -2,11 +2,11 @@
 // event's outcome (its outbox) and handed to Temporal after the commit. A row still pending a
 // while later was never handed over (Temporal was unreachable right then) and is queued again.
 import { randomUUID } from 'node:crypto';
-import { utcTimestamp, type Db } from '../../platform/database.js';
+import { utcTimestamp, type RawDb } from '../../platform/database.js';
 import { type OpsAlert } from '../../notifications/ops-alerts.js';
 
 /** Queued once per key: a redelivered event finds its alert already there. */
-export async function queueOpsAlert(db: Db, alert: OpsAlert): Promise<void> {
+export async function queueOpsAlert(db: RawDb, alert: OpsAlert): Promise<void> {
   await db.$executeRaw`
     INSERT INTO "Notification" (id, "accountId", channel, template, "idempotencyKey", status, subject, detail)
     VALUES (${randomUUID()}, ${alert.accountId}, 'discord_ops', ${alert.title}, ${alert.key}, 'pending',
@@ -15,7 +15,7 @@ export async function queueOpsAlert(db: Db, alert: OpsAlert): Promise<void> {
 }
 
 /** Queued alerts still pending, created before `before`: those whose hand-over may have failed. */
-export async function pendingOpsAlerts(db: Db, before: Date, limit = 100): Promise<OpsAlert[]> {
+export async function pendingOpsAlerts(db: RawDb, before: Date, limit = 100): Promise<OpsAlert[]> {
   return db.$queryRaw<OpsAlert[]>`
     SELECT "accountId", "idempotencyKey" AS key, subject AS title, detail
     FROM "Notification"

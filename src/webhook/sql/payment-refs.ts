@@ -1,7 +1,7 @@
 // StripePaymentRef: which customer (or invoice) a charge or payment intent belongs to, kept from
 // the events that say so, because a dispute names only its charge and payment intent. Raw SQL:
 // charge.succeeded and payment_intent.succeeded come with every payment, a busy path.
-import { Prisma, type Db } from '../../platform/database.js';
+import { Prisma, type RawDb } from '../../platform/database.js';
 
 export interface PaymentRef {
   /** ch_… or pi_… */
@@ -11,7 +11,7 @@ export interface PaymentRef {
 }
 
 /** Stores the refs; what an earlier event knew is kept where this one does not say. */
-export async function savePaymentRefs(db: Db, refs: readonly PaymentRef[]): Promise<void> {
+export async function savePaymentRefs(db: RawDb, refs: readonly PaymentRef[]): Promise<void> {
   if (refs.length === 0) return;
   const rows = refs.map((r) => Prisma.sql`(${r.id}, ${r.customerId}, ${r.invoiceId})`);
   await db.$executeRaw`
@@ -26,7 +26,7 @@ export async function savePaymentRefs(db: Db, refs: readonly PaymentRef[]): Prom
  * The account a charge or payment intent was paid by, from the refs stored so far: through the
  * customer it named, or the invoice it paid (an invoice the webhook has seen has its account).
  */
-export async function accountForPayment(db: Db, ids: readonly string[]): Promise<string | null> {
+export async function accountForPayment(db: RawDb, ids: readonly string[]): Promise<string | null> {
   if (ids.length === 0) return null;
   const [row] = await db.$queryRaw<{ id: string }[]>`
     SELECT b.id FROM "StripePaymentRef" r
@@ -38,7 +38,7 @@ export async function accountForPayment(db: Db, ids: readonly string[]): Promise
 }
 
 /** Disputes kept unresolved that name one of these charges or payment intents (their payloads). */
-export async function unresolvedDisputesFor(db: Db, ids: readonly string[]): Promise<unknown[]> {
+export async function unresolvedDisputesFor(db: RawDb, ids: readonly string[]): Promise<unknown[]> {
   if (ids.length === 0) return [];
   const rows = await db.$queryRaw<{ payload: unknown }[]>`
     SELECT payload FROM "StripeEventLog"

@@ -5,7 +5,7 @@
 // that decides how many events one service ingests per second. Timestamps are written in UTC,
 // like the columns Prisma writes (see utcTimestamp).
 import type Stripe from 'stripe';
-import { Prisma, utcTimestamp, type Db } from '../../platform/database.js';
+import { Prisma, utcTimestamp, type RawDb } from '../../platform/database.js';
 
 export interface EventLogRow {
   status: string;
@@ -19,7 +19,7 @@ export interface EventLogRow {
  * a CTE, which Prisma's upsert cannot express); returns where the event stands.
  */
 export async function recordDelivery(
-  db: Db,
+  db: RawDb,
   event: Stripe.Event,
   objectId: string | null,
   customerId: string | null,
@@ -44,7 +44,7 @@ export async function recordDelivery(
  * UPDATE … WHERE does it without reading the row first. True when this call recorded it.
  */
 export async function markDone(
-  db: Db,
+  db: RawDb,
   eventId: string,
   accountId: string | null,
   effect: { status: string; outcome: string },
@@ -58,10 +58,8 @@ export async function markDone(
   return updated === 1;
 }
 
-/** A failed attempt (Stripe redelivers it). Off the hot path, so Prisma's model query. */
-export async function markFailed(db: Db, eventId: string, message: string): Promise<void> {
-  await db.stripeEventLog.update({
-    where: { id: eventId },
-    data: { status: 'failed', error: message.slice(0, 1000) },
-  });
+/** A failed attempt (Stripe redelivers it). */
+export async function markFailed(db: RawDb, eventId: string, message: string): Promise<void> {
+  await db.$executeRaw`
+    UPDATE "StripeEventLog" SET status = 'failed', error = ${message.slice(0, 1000)} WHERE id = ${eventId}`;
 }
