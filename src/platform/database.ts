@@ -68,13 +68,28 @@ export function sqlOn(client: pg.Pool | pg.PoolClient): RawDb {
   };
 }
 
-/** BEGIN … COMMIT on one pooled connection; rolled back (or the connection dropped) on error. */
-export async function driverTransaction<T>(pool: pg.Pool, work: (tx: RawDb) => Promise<T>): Promise<T> {
+/**
+ * BEGIN … COMMIT on one pooled connection; rolled back (or the connection dropped) on error.
+ * `prelude` adds statements to the BEGIN's own round trip (the simple-query protocol sends them
+ * in one message; each still takes its own snapshot, so a read after a lock sees what the lock's
+ * previous holder committed). Its values must be literals made with `literal`; `work` gets each
+ * prelude statement's rows.
+ */
+export async function driverTransaction<T>(
+  pool: pg.Pool,
+  work: (tx: RawDb, prelude: unknown[][]) => Promise<T>,
+  prelude?: (literal: (value: string) => string) => string[],
+): Promise<T> {
   const client = await pool.connect();
   let broken: Error | undefined;
   try {
-    await client.query('BEGIN');
-    const result = await work(sqlOn(client));
+    const statements = prelude?.((value) => client.escapeLiteral(value)) ?? [];
+    const results = (await client.query({
+      text: ['BEGIN', ...statements].join('; '),
+      types: driverTypes,
+    })) as unknown as pg.QueryResult | pg.QueryResult[];
+    const rows = Array.isArray(results) ? results.slice(1).map((r) => r.rows as unknown[]) : [];
+    const result = await work(sqlOn(client), rows);
     await client.query('COMMIT');
     return result;
   } catch (error) {

@@ -20,10 +20,11 @@ import {
 } from './invoice-effects.js';
 import {
   accountIdForCustomer,
-  lockStripeAccount,
+  LOCK_STRIPE_ACCOUNT_SQL,
   markDisputed,
   saveSubscriptionStatus,
 } from './sql/billing-account.js';
+import { READ_INVOICE_SQL, type InvoiceRow } from './sql/invoice.js';
 import { markDone, markFailed, recordDelivery } from './sql/stripe-event-log.js';
 import {
   accountForPayment,
@@ -373,15 +374,30 @@ export function createStripeEventIngest(deps: IngestDeps) {
       // back (its ladder signal repeats one the workflow has, which it ignores).
       const alerts: OpsAlert[] = [];
       const target = accountId;
-      const result = await driverTransaction(pool, async (tx) => {
-        await lockStripeAccount(tx, target);
-        const effect = await apply(tx, event, target, alerts);
-        for (const alert of alerts) await queueOpsAlert(tx, alert);
-        if (!(await markDone(tx, event.id, target, effect, ['received', 'failed', 'unresolved']))) {
-          throw new AppliedByAnotherCopy();
-        }
-        return effect;
-      });
+      // BEGIN, the lock and (for an invoice event) the invoice's row go in one round trip.
+      const invoiceId = event.type.startsWith('invoice.') ? objectId : null;
+      const result = await driverTransaction(
+        pool,
+        async (sql, [, invoiceRows]) => {
+          const tx =
+            invoiceId && invoiceRows
+              ? {
+                  ...sql,
+                  knownInvoices: new Map([[invoiceId, (invoiceRows[0] as InvoiceRow | undefined) ?? null]]),
+                }
+              : sql;
+          const effect = await apply(tx, event, target, alerts);
+          for (const alert of alerts) await queueOpsAlert(tx, alert);
+          if (!(await markDone(tx, event.id, target, effect, ['received', 'failed', 'unresolved']))) {
+            throw new AppliedByAnotherCopy();
+          }
+          return effect;
+        },
+        (literal) => [
+          LOCK_STRIPE_ACCOUNT_SQL(literal, target),
+          ...(invoiceId ? [READ_INVOICE_SQL(literal(invoiceId))] : []),
+        ],
+      );
       await handOver(alerts);
       return { ...base, ...result, accountId };
     } catch (error) {

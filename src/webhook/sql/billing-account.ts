@@ -18,6 +18,10 @@ export async function accountIdForCustomer(db: RawDb, customerId: string): Promi
  * for one account queue behind each other, and the reconciliation takes the same lock. Raw SQL
  * because an advisory lock is a function call, which Prisma has no model query for.
  */
+/** The lock statement, for a caller that sends it in a batch of its own (one round trip). */
+export const LOCK_STRIPE_ACCOUNT_SQL = (literal: (value: string) => string, accountId: string) =>
+  `SELECT pg_advisory_xact_lock(hashtext(${literal(`stripe-account:${accountId}`)}))`;
+
 export async function lockStripeAccount(tx: RawDb, accountId: string): Promise<void> {
   await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${`stripe-account:${accountId}`}))`;
 }

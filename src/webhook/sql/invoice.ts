@@ -21,7 +21,16 @@ export interface InvoiceFacts {
   hostedInvoiceUrl: string | null;
 }
 
-export async function readInvoice(tx: RawDb, invoiceId: string): Promise<InvoiceRow | null> {
+/** A transaction that already read invoice rows (with its lock, in one round trip) carries them. */
+export type WithKnownInvoices = RawDb & { knownInvoices?: ReadonlyMap<string, InvoiceRow | null> };
+
+/** The statement readInvoice sends, for a caller that reads the row in a batch of its own. */
+export const READ_INVOICE_SQL = (literalId: string) =>
+  `SELECT status, "lastEventCreatedAt" FROM "Invoice" WHERE id = ${literalId}`;
+
+export async function readInvoice(tx: WithKnownInvoices, invoiceId: string): Promise<InvoiceRow | null> {
+  const known = tx.knownInvoices?.get(invoiceId);
+  if (known !== undefined) return known;
   const rows = await tx.$queryRaw<InvoiceRow[]>`
     SELECT status, "lastEventCreatedAt" FROM "Invoice" WHERE id = ${invoiceId}`;
   return rows[0] ?? null;
