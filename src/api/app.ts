@@ -15,6 +15,8 @@ import { adminRoutes } from './routes/admin.js';
 import { announcementRoutes } from './routes/announcements.js';
 import { gateRoutes } from './routes/gates.js';
 import { openApiRoutes } from './openapi.js';
+import { authenticate, type ScopeTokens } from './auth.js';
+import { createAuthFailureLimiter, registerClientRateLimit } from './rate-limits.js';
 import { clientErrorHandler, frameworkErrors, genReqId, installErrorHandling } from './error-responses.js';
 import { notificationTaskQueuesFor } from '../workflows/definitions.js';
 
@@ -51,6 +53,8 @@ function shared(deps: HttpDeps) {
   const webhook = {
     secrets: env.STRIPE_WEBHOOK_SECRET,
     logger: deps.logger,
+    // One count of failed authentications per process: wrong tokens and forged signatures alike.
+    authFailures: createAuthFailureLimiter({ perMinute: env.AUTH_FAILURES_PER_MINUTE }),
     ingest: createStripeEventIngest({
       db: deps.db,
       ladder,
@@ -119,37 +123,47 @@ function sweepQueuedAlerts(app: FastifyInstance, ingest: StripeEventIngest, logg
  */
 export function buildServer(deps: HttpDeps): FastifyInstance {
   const app = baseApp(deps);
+  const { env } = deps.config;
   const { ladder, webhook } = shared(deps);
-  const tokens = { internal: deps.config.env.INTERNAL_API_TOKEN, admin: deps.config.env.ADMIN_TOKEN };
-  healthRoutes(app, {
-    db: deps.db,
-    temporal: deps.temporal,
-    namespace: deps.config.env.TEMPORAL_NAMESPACE,
-    taskQueue: deps.config.env.TEMPORAL_TASK_QUEUE,
-    staleness: stalenessThresholds(deps.config),
-  });
-  stripeWebhookRoutes(app, webhook);
   sweepQueuedAlerts(app, webhook.ingest, deps.logger);
-  accountRoutes(app, { db: deps.db, ladder, tokens, dryRun: deps.config.policy.dryRun });
-  gateRoutes(app, {
-    db: deps.db,
-    tokens,
-    dryRun: deps.config.policy.dryRun,
-    databaseUrl: deps.config.env.DATABASE_URL,
+  app.addHook('onRequest', authenticate(scopeTokens(env), webhook.authFailures));
+  // Registered first, so the routes below (in a child context) get its hook.
+  void registerClientRateLimit(app, env.RATE_LIMIT_PER_MINUTE);
+  void app.register((routes, _options, done) => {
+    healthRoutes(routes, {
+      db: deps.db,
+      temporal: deps.temporal,
+      namespace: env.TEMPORAL_NAMESPACE,
+      taskQueue: env.TEMPORAL_TASK_QUEUE,
+      staleness: stalenessThresholds(deps.config),
+    });
+    stripeWebhookRoutes(routes, webhook);
+    accountRoutes(routes, { db: deps.db, ladder, dryRun: deps.config.policy.dryRun });
+    gateRoutes(routes, { db: deps.db, dryRun: deps.config.policy.dryRun, databaseUrl: env.DATABASE_URL });
+    announcementRoutes(routes, {
+      db: deps.db,
+      policy: deps.config.policy,
+      portalUrl: env.PORTAL_URL,
+      ladder,
+    });
+    adminRoutes(routes, { db: deps.db, ladder });
+    openApiRoutes(routes);
+    routes.get('/metrics', { logLevel: 'silent', config: { rateLimit: false } }, async (_request, reply) =>
+      reply.type(registry.contentType).send(await registry.metrics()),
+    );
+    done();
   });
-  announcementRoutes(app, {
-    db: deps.db,
-    tokens,
-    policy: deps.config.policy,
-    portalUrl: deps.config.env.PORTAL_URL,
-    ladder,
-  });
-  adminRoutes(app, { db: deps.db, tokens, ladder });
-  openApiRoutes(app);
-  app.get('/metrics', { logLevel: 'silent' }, async (_request, reply) =>
-    reply.type(registry.contentType).send(await registry.metrics()),
-  );
   return app;
+}
+
+/** Each scope's tokens; a scope left unset has none (its callers use the internal token). */
+function scopeTokens(env: Config['env']): ScopeTokens {
+  return {
+    internal: env.INTERNAL_API_TOKEN,
+    admin: env.ADMIN_TOKEN,
+    controller: env.CONTROLLER_API_TOKEN ?? [],
+    portal: env.PORTAL_API_TOKEN ?? [],
+  };
 }
 
 /**

@@ -79,7 +79,11 @@ export function buildOpenApiDocument(): Record<string, unknown> {
   const errors = {
     400: json(error, 'Invalid input; `fields` names each bad field'),
     401: json(error, 'Missing or invalid bearer token'),
-    403: json(error, "The other surface's token (internal vs admin)"),
+    403: json(error, 'A token of a scope this route does not admit'),
+    429: json(
+      error,
+      'Too many requests from this client, or too many failed authentications from its address; see Retry-After',
+    ),
     404: json(error, 'Unknown account or server'),
   };
   const internal = [{ internalToken: [] }];
@@ -236,7 +240,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
         tags: ['internal'],
         operationId: 'repairAllowed',
         summary: 'For the controller: may it repair (edge, DNS, proxy, restart) this server?',
-        security: internal,
+        security: [{ controllerToken: [] }, ...internal],
         parameters: parameters(convert, 'path', vmidParamsSchema),
         responses: { 200: json(convert(gateDecisionSchema, 'output'), 'The decision'), ...errors },
       },
@@ -246,7 +250,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
         tags: ['internal'],
         operationId: 'announcements',
         summary: 'The billing announcement for the Portal (empty for an account in good standing)',
-        security: internal,
+        security: [{ portalToken: [] }, ...internal],
         parameters: parameters(convert, 'query', announcementsQuerySchema),
         responses: { 200: json(convert(announcementsResponseSchema, 'output'), 'Announcements'), ...errors },
       },
@@ -320,7 +324,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
       title: 'Billing enforcement',
       version: '0.1.0',
       description:
-        'Gates, announcements and admin operations for billing enforcement. Internal routes take the INTERNAL_API_TOKEN, admin routes the ADMIN_TOKEN (the other token gets 403).',
+        'Gates, announcements and admin operations for billing enforcement. Each route admits the tokens of its scopes (internal, controller, portal, admin; a token of another scope gets 403).',
     },
     jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
     paths,
@@ -329,6 +333,8 @@ export function buildOpenApiDocument(): Record<string, unknown> {
       securitySchemes: {
         internalToken: { type: 'http', scheme: 'bearer', description: 'INTERNAL_API_TOKEN' },
         adminToken: { type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN' },
+        controllerToken: { type: 'http', scheme: 'bearer', description: 'CONTROLLER_API_TOKEN' },
+        portalToken: { type: 'http', scheme: 'bearer', description: 'PORTAL_API_TOKEN' },
       },
     },
   };

@@ -139,16 +139,23 @@ function startChild(
   return child;
 }
 
-/** Local-only secrets, generated once and kept under .data/ (never used outside `npm run dev`). */
+/**
+ * Local-only secrets, generated once and kept under .data/ (never used outside `npm run dev`).
+ * A file from an older version gains the secrets it lacks; the ones it has stay.
+ */
 function devSecrets(): Record<string, string> {
   const file = path.join(dataDir, 'dev-secrets.json');
-  if (fs.existsSync(file)) return JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, string>;
+  const kept = fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, string>) : {};
   const secrets = {
     INTERNAL_API_TOKEN: `dev-internal-${randomBytes(16).toString('hex')}`,
     ADMIN_TOKEN: `dev-admin-${randomBytes(16).toString('hex')}`,
+    CONTROLLER_API_TOKEN: `dev-controller-${randomBytes(16).toString('hex')}`,
+    PORTAL_API_TOKEN: `dev-portal-${randomBytes(16).toString('hex')}`,
     STRIPE_WEBHOOK_SECRET: `whsec_dev${randomBytes(16).toString('hex')}`,
+    ...kept,
   };
-  fs.writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+  if (Object.keys(secrets).length !== Object.keys(kept).length)
+    fs.writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
   return secrets;
 }
 
@@ -316,6 +323,8 @@ async function main() {
     'PORT',
     'INTERNAL_API_TOKEN',
     'ADMIN_TOKEN',
+    'CONTROLLER_API_TOKEN',
+    'PORTAL_API_TOKEN',
     'STRIPE_WEBHOOK_SECRET',
   ]
     .filter((name) => env[name] !== undefined)

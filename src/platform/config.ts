@@ -21,10 +21,6 @@ const positiveNumber = (fallback: number, what: string) =>
     .positive({ message: `expected ${what}` })
     .default(fallback);
 
-const token = z
-  .string({ message: 'expected a secret of at least 24 characters' })
-  .min(24, { message: 'expected a secret of at least 24 characters' });
-
 const tcpPort = z.coerce
   .number({ message: 'expected a TCP port (1-65535)' })
   .int({ message: 'expected a TCP port (1-65535)' })
@@ -35,6 +31,20 @@ const optionalString = z
   .string()
   .optional()
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+const TOKENS_MESSAGE = 'expected one or more secrets of at least 24 characters, separated by commas';
+/** One or more bearer tokens (comma-separated: the old and the new one during a rotation). */
+const tokenList = z
+  .string({ message: TOKENS_MESSAGE })
+  .transform((v) =>
+    v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  )
+  .pipe(z.array(z.string().min(24, { message: TOKENS_MESSAGE })).min(1, { message: TOKENS_MESSAGE }));
+/** Unset: the scope has no token of its own (its callers use the internal token). */
+const optionalTokenList = optionalString.pipe(tokenList.optional());
 
 const optionalUrl = z
   .string()
@@ -77,6 +87,14 @@ const PROXMOX_TOKEN_ID = /^[^\s@!=]+@[^\s@!=]+![^\s@!=]+$/;
  */
 export const DEFAULT_DATABASE_POOL_MAX = 20;
 
+/** The bearer-token variables, one per scope of the HTTP API (src/api/auth.ts). */
+export const TOKEN_VARIABLES = [
+  'INTERNAL_API_TOKEN',
+  'ADMIN_TOKEN',
+  'CONTROLLER_API_TOKEN',
+  'PORTAL_API_TOKEN',
+] as const;
+
 export const envSchema = z
   .object({
     NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -113,8 +131,22 @@ export const envSchema = z
     // reach. Unset: no public listener (PORT still serves the webhook, e.g. for local use).
     PUBLIC_HOST: z.string().min(1).default('0.0.0.0'),
     PUBLIC_PORT: tcpPort.optional(),
-    INTERNAL_API_TOKEN: token,
-    ADMIN_TOKEN: token,
+    INTERNAL_API_TOKEN: tokenList,
+    ADMIN_TOKEN: tokenList,
+    CONTROLLER_API_TOKEN: optionalTokenList,
+    PORTAL_API_TOKEN: optionalTokenList,
+    // Per client (its token, or its address without one); the webhook and probes are exempt.
+    RATE_LIMIT_PER_MINUTE: z.coerce
+      .number({ message: 'expected a whole number of requests per minute (1 or more)' })
+      .int({ message: 'expected a whole number of requests per minute (1 or more)' })
+      .min(1, { message: 'expected a whole number of requests per minute (1 or more)' })
+      .default(60_000),
+    // Failed authentications (missing or unknown token, bad webhook signature) per client address.
+    AUTH_FAILURES_PER_MINUTE: z.coerce
+      .number({ message: 'expected a whole number of failures per minute (1 or more)' })
+      .int({ message: 'expected a whole number of failures per minute (1 or more)' })
+      .min(1, { message: 'expected a whole number of failures per minute (1 or more)' })
+      .default(30),
 
     STRIPE_WEBHOOK_SECRET: z
       .string({ message: 'expected one or more whsec_… secrets separated by commas' })
@@ -273,8 +305,15 @@ export const envSchema = z
         message: 'must differ from PORT (the internal listener)',
       });
     }
-    if (env.INTERNAL_API_TOKEN === env.ADMIN_TOKEN) {
-      ctx.addIssue({ code: 'custom', path: ['ADMIN_TOKEN'], message: 'must differ from INTERNAL_API_TOKEN' });
+    // A token names one scope: the same secret in two would let one caller act as the other.
+    const seen = new Map<string, string>();
+    for (const variable of TOKEN_VARIABLES) {
+      for (const value of env[variable] ?? []) {
+        const first = seen.get(value);
+        if (first !== undefined && first !== variable)
+          ctx.addIssue({ code: 'custom', path: [variable], message: `must differ from ${first}` });
+        seen.set(value, first ?? variable);
+      }
     }
   });
 
@@ -330,9 +369,11 @@ export function productionProblems(env: Env, options: { serviceSecrets?: boolean
   const problems: { variable: string; message: string }[] = [];
   if (env.NODE_ENV !== 'production') return problems;
   if (options.serviceSecrets !== false) {
-    for (const variable of ['INTERNAL_API_TOKEN', 'ADMIN_TOKEN'] as const) {
-      const reason = weakTokenReason(env[variable]);
-      if (reason) problems.push({ variable, message: `${reason} (NODE_ENV=production)` });
+    for (const variable of TOKEN_VARIABLES) {
+      for (const value of env[variable] ?? []) {
+        const reason = weakTokenReason(value);
+        if (reason) problems.push({ variable, message: `${reason} (NODE_ENV=production)` });
+      }
     }
     for (const secret of env.STRIPE_WEBHOOK_SECRET) {
       const reason = weakWebhookSecretReason(secret);
@@ -365,7 +406,8 @@ export function loadConfig(
   if (!parsed.success) {
     throw new ConfigError(
       parsed.error.issues.map((issue) => ({
-        variable: issue.path.map(String).join('.') || '(environment)',
+        // Variables are flat; a deeper path is an item of a comma-separated list.
+        variable: issue.path.length > 0 ? String(issue.path[0]) : '(environment)',
         message:
           issue.code === 'invalid_type' && issue.input === undefined
             ? `is missing (${issue.message})`

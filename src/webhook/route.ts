@@ -7,11 +7,14 @@ import { webhookDuration, webhookEvents } from '../platform/observability/metric
 import { type StripeEventIngest } from './ingest.js';
 import { verifyStripeWebhook, WebhookRejectedError } from './verify-signature.js';
 import { unavailableDependency } from './dependency-errors.js';
+import { type AuthFailureLimiter } from '../api/rate-limits.js';
 
 export interface StripeWebhookDeps {
   secrets: readonly string[];
   ingest: StripeEventIngest;
   logger: Logger;
+  /** Counts bad signatures per address; past its limit the address gets 429 (src/api/rate-limits.ts). */
+  authFailures?: AuthFailureLimiter;
 }
 
 export const STRIPE_WEBHOOK_PATH = '/webhooks/stripe';
@@ -24,7 +27,25 @@ export function stripeWebhookRoutes(app: FastifyInstance, deps: StripeWebhookDep
       done(null, body),
     );
 
-    scope.post(STRIPE_WEBHOOK_PATH, async (request, reply) => {
+    // A sender of forged signatures is slowed down like a guesser of tokens; Stripe itself never
+    // fails the check, so its deliveries are never throttled (no per-client limit here: a
+    // backlog arrives as a burst).
+    const failures = deps.authFailures;
+    if (failures) {
+      scope.addHook('onRequest', async (request, reply) => {
+        const retryAfter = failures.retryAfterSeconds(request.ip);
+        if (retryAfter > 0)
+          return reply
+            .code(429)
+            .header('retry-after', String(retryAfter))
+            .send({
+              error: 'too_many_requests',
+              message: `too many requests with a bad signature from this address; retry after ${retryAfter} s`,
+            });
+      });
+    }
+
+    scope.post(STRIPE_WEBHOOK_PATH, { config: { rateLimit: false } }, async (request, reply) => {
       const stopTimer = webhookDuration.startTimer();
       const body = request.body;
       if (!Buffer.isBuffer(body) || body.length === 0) {
@@ -38,6 +59,7 @@ export function stripeWebhookRoutes(app: FastifyInstance, deps: StripeWebhookDep
       } catch (error) {
         if (!(error instanceof WebhookRejectedError)) throw error;
         request.log.warn({ reason: error.message }, 'stripe webhook rejected');
+        failures?.record(request.ip);
         webhookEvents.inc({ type: 'unknown', outcome: 'rejected' });
         stopTimer({ outcome: 'rejected' });
         return reply.code(400).send({ error: 'bad_request', message: error.message });

@@ -93,12 +93,7 @@ describe('billing simulate', () => {
       response: { status: string };
       before: { type: string; response: { status: string } }[];
     };
-    expect(sent.before).toEqual([
-      expect.objectContaining({
-        type: 'charge.succeeded',
-        response: expect.objectContaining({ status: 'processed' }),
-      }),
-    ]);
+    expect(sent.before.map((e) => [e.type, e.response.status])).toEqual([['charge.succeeded', 'processed']]);
     expect(sent).toMatchObject({
       type: 'charge.dispute.created',
       response: { status: 'processed', outcome: 'disputed: ladder frozen' },

@@ -6,7 +6,6 @@ import { type PrismaClient } from '../../src/platform/database.js';
 import { announcementRoutes } from '../../src/api/routes/announcements.js';
 import { testPolicy } from '../support/policy.js';
 
-const tokens = { internal: 'internal-token-0123456789abcdef', admin: 'admin-token-0123456789abcdef0000' };
 const policy = testPolicy({ version: 'unit-1' });
 
 type State = 'active' | 'overdue' | 'final_warning' | 'suspended' | 'retained';
@@ -35,7 +34,8 @@ const db = {
 } as unknown as PrismaClient;
 
 const app = Fastify();
-announcementRoutes(app, { db, tokens, policy, portalUrl: 'https://portal.test' });
+// The token scopes are src/api/auth.ts's (test/unit/auth.test.ts); this app has none.
+announcementRoutes(app, { db, policy, portalUrl: 'https://portal.test' });
 beforeAll(() => app.ready());
 afterAll(() => app.close());
 
@@ -53,7 +53,6 @@ async function announcementsFor(state: State, enforcementExempt = false): Promis
     method: 'GET',
     url: '/api/announcements',
     query: { accountId },
-    headers: { authorization: `Bearer ${tokens.internal}` },
   });
   expect(response.statusCode).toBe(200);
   return response.json<Body>();

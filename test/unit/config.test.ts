@@ -39,12 +39,12 @@ describe('configuration', () => {
     expect(Object.keys(byName).sort()).toEqual([
       'ENFORCEMENT_MODE',
       'PORT',
-      'STRIPE_WEBHOOK_SECRET.0',
+      'STRIPE_WEBHOOK_SECRET',
       'TEMPORAL_ADDRESS',
     ]);
     expect(byName.PORT).toMatch(/TCP port/);
     expect(byName.ENFORCEMENT_MODE).toMatch(/dry-run or enforce/);
-    expect(byName['STRIPE_WEBHOOK_SECRET.0']).toMatch(/whsec_/);
+    expect(byName['STRIPE_WEBHOOK_SECRET']).toMatch(/whsec_/);
     expect(byName.TEMPORAL_ADDRESS).toMatch(/host:port/);
   });
 
@@ -57,6 +57,25 @@ describe('configuration', () => {
     });
     expect(problems.map((p) => p.variable).sort()).toEqual(['ADMIN_TOKEN', 'POLICY_SUSPEND_AFTER_HOURS']);
     expect(problemsOf({ ...valid, INTERNAL_API_TOKEN: 'short' })[0]?.variable).toBe('INTERNAL_API_TOKEN');
+  });
+
+  it('takes several tokens per scope and refuses a token in two scopes', () => {
+    const next = 'internal-token-next-0123456789abcdef';
+    const controller = 'controller-token-0123456789abcdef';
+    const env = loadConfig({
+      ...valid,
+      INTERNAL_API_TOKEN: ` ${valid.INTERNAL_API_TOKEN} , ${next} `,
+      CONTROLLER_API_TOKEN: controller,
+    }).env;
+    expect(env.INTERNAL_API_TOKEN).toEqual([valid.INTERNAL_API_TOKEN, next]);
+    expect(env.CONTROLLER_API_TOKEN).toEqual([controller]);
+    expect(env.PORTAL_API_TOKEN).toBeUndefined();
+    expect(problemsOf({ ...valid, PORTAL_API_TOKEN: `${controller},${valid.ADMIN_TOKEN}` })).toEqual([
+      { variable: 'PORTAL_API_TOKEN', message: 'must differ from ADMIN_TOKEN' },
+    ]);
+    expect(problemsOf({ ...valid, CONTROLLER_API_TOKEN: `${controller},short` })[0]?.variable).toBe(
+      'CONTROLLER_API_TOKEN',
+    );
   });
 
   it('gives a new policy version when the policy changes', () => {

@@ -63,6 +63,9 @@ describe('production refuses weak secrets', () => {
     ['STRIPE_WEBHOOK_SECRET', 'whsec_cli_does_not_use_it'],
     ['STRIPE_WEBHOOK_SECRET', `whsec_${'a'.repeat(40)}`],
     ['STRIPE_WEBHOOK_SECRET', `${strong.STRIPE_WEBHOOK_SECRET},whsec_replace_me`],
+    ['CONTROLLER_API_TOKEN', 'replace-with-a-random-controller-token'],
+    ['PORTAL_API_TOKEN', `c5e0a9d3f71b48e2a6c0f9d3b7e1a5c8f2d6b0e4,${'p'.repeat(40)}`],
+    ['INTERNAL_API_TOKEN', `${strong.INTERNAL_API_TOKEN},0123456789abcdef0123456789abcd`],
   ])('refuses %s=%s', (variable, value) => {
     expect(refusal({ ...strong, [variable]: value })).toEqual([variable]);
   });
@@ -97,6 +100,8 @@ describe('production refuses weak secrets', () => {
     const generated = {
       INTERNAL_API_TOKEN: 'dev-internal-9b2f0c1e7a4d63f85c0e2b9a1d7f4c3e',
       ADMIN_TOKEN: 'dev-admin-4e1a9c7f2b0d85e36a1c9f7e2b4d0a6c',
+      CONTROLLER_API_TOKEN: 'dev-controller-7d2a0e9c4b1f63a85e0c2d9b7f1a4e3c',
+      PORTAL_API_TOKEN: 'dev-portal-1c8e3a5f9d0b27c46e8a0f3d5b9c1e7a',
       STRIPE_WEBHOOK_SECRET: 'whsec_dev3c9a1f7e0b2d4c6a8e1f3b5d7c9a0e2f',
     };
     expect(refusal({ ...strong, ...generated })).toEqual([]);

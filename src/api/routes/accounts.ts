@@ -12,13 +12,12 @@ import { type PrismaClient } from '../../platform/database.js';
 import { billingStanding, GATE_CODES, GATE_STATES } from '../../gates/index.js';
 import { type LadderClient } from '../../ladder/client.js';
 import { workflowIdFor, type EnforcementStatus } from '../../workflows/definitions.js';
-import { type Tokens, requireToken } from '../auth.js';
+import { type Scope } from '../auth.js';
 import { accountIdSchema, notFound, parse, type ErrorResponse } from '../validation.js';
 
 export interface AccountRoutesDeps {
   db: PrismaClient;
   ladder: LadderClient;
-  tokens: Tokens;
   dryRun: boolean;
 }
 
@@ -78,9 +77,9 @@ export const billingViewSchema = z
   .meta({ id: 'AccountBilling' });
 
 export function accountRoutes(app: FastifyInstance, deps: AccountRoutesDeps) {
-  const internal = requireToken('internal', deps.tokens);
+  const internal = { scopes: ['internal'] as const satisfies Scope[] };
 
-  app.put('/v1/accounts/:accountId', { preHandler: internal }, async (request, reply) => {
+  app.put('/v1/accounts/:accountId', { config: internal }, async (request, reply) => {
     const params = parse(reply, 'params', accountParamsSchema, request.params);
     if (!params) return reply;
     const body = parse(reply, 'body', accountSyncSchema, request.body);
@@ -104,7 +103,7 @@ export function accountRoutes(app: FastifyInstance, deps: AccountRoutesDeps) {
     }
   });
 
-  app.get('/v1/accounts/:accountId/billing', { preHandler: internal }, async (request, reply) => {
+  app.get('/v1/accounts/:accountId/billing', { config: internal }, async (request, reply) => {
     const params = parse(reply, 'params', accountParamsSchema, request.params);
     if (!params) return reply;
     const account = await readBillingState(deps.db, params.accountId);

@@ -11,12 +11,11 @@ import { GATE_STATES } from '../../gates/index.js';
 import { type LadderClient } from '../../ladder/client.js';
 import { adminInputSchema, extendGraceInputSchema } from '../../accounts/admin-update-schemas.js';
 import { type AdminUpdateName, type EnforcementStatus } from '../../workflows/definitions.js';
-import { requireToken, type Tokens } from '../auth.js';
+import { type Scope } from '../auth.js';
 import { accountIdSchema, notFound, parse, vmidSchema, type ErrorResponse } from '../validation.js';
 
 export interface AdminRouteDeps {
   db: PrismaClient;
-  tokens: Tokens;
   ladder: Pick<LadderClient, 'status' | 'update'>;
 }
 
@@ -139,9 +138,9 @@ const DELETE_REFUSAL =
   'Deleting servers or data is never done by the billing service. The request was refused and recorded in the audit log; deletions are a person’s decision, carried out outside this service.';
 
 export function adminRoutes(app: FastifyInstance, deps: AdminRouteDeps) {
-  const auth = requireToken('admin', deps.tokens);
+  const auth = { scopes: ['admin'] as const satisfies Scope[] };
 
-  app.get('/admin/v1/accounts', { preHandler: auth }, async (request, reply) => {
+  app.get('/admin/v1/accounts', { config: auth }, async (request, reply) => {
     const query = parse(reply, 'query', listAccountsQuerySchema, request.query);
     if (!query) return reply;
     const where = query.state ? { state: query.state } : { state: { not: 'active' as const } };
@@ -165,7 +164,7 @@ export function adminRoutes(app: FastifyInstance, deps: AdminRouteDeps) {
     };
   });
 
-  app.get('/admin/v1/accounts/:accountId', { preHandler: auth }, async (request, reply) => {
+  app.get('/admin/v1/accounts/:accountId', { config: auth }, async (request, reply) => {
     const params = parse(reply, 'params', accountParamsSchema, request.params);
     if (!params) return reply;
     const account = await deps.db.billingAccount.findUnique({
@@ -195,7 +194,7 @@ export function adminRoutes(app: FastifyInstance, deps: AdminRouteDeps) {
     };
   });
 
-  app.get('/admin/v1/accounts/:accountId/audit', { preHandler: auth }, async (request, reply) => {
+  app.get('/admin/v1/accounts/:accountId/audit', { config: auth }, async (request, reply) => {
     const params = parse(reply, 'params', accountParamsSchema, request.params);
     if (!params) return reply;
     const query = parse(reply, 'query', auditQuerySchema, request.query);
@@ -209,7 +208,7 @@ export function adminRoutes(app: FastifyInstance, deps: AdminRouteDeps) {
   });
 
   for (const [segment, { update, schema }] of Object.entries(ADMIN_UPDATE_ROUTES)) {
-    app.post(`/admin/v1/accounts/:accountId/${segment}`, { preHandler: auth }, async (request, reply) => {
+    app.post(`/admin/v1/accounts/:accountId/${segment}`, { config: auth }, async (request, reply) => {
       const params = parse(reply, 'params', accountParamsSchema, request.params);
       if (!params) return reply;
       const body = parse(reply, 'body', schema, request.body);
@@ -265,10 +264,10 @@ export function adminRoutes(app: FastifyInstance, deps: AdminRouteDeps) {
     return { accountId: server?.accountId ?? null, what: `server ${vmid}` };
   };
 
-  app.delete('/admin/v1/accounts/:accountId', { preHandler: auth }, refuse(accountTarget));
-  app.post('/admin/v1/accounts/:accountId/delete-data', { preHandler: auth }, refuse(accountTarget));
-  app.delete('/admin/v1/accounts/:accountId/servers/:vmid', { preHandler: auth }, refuse(serverTarget));
-  app.delete('/admin/v1/servers/:vmid', { preHandler: auth }, refuse(serverTarget));
+  app.delete('/admin/v1/accounts/:accountId', { config: auth }, refuse(accountTarget));
+  app.post('/admin/v1/accounts/:accountId/delete-data', { config: auth }, refuse(accountTarget));
+  app.delete('/admin/v1/accounts/:accountId/servers/:vmid', { config: auth }, refuse(serverTarget));
+  app.delete('/admin/v1/servers/:vmid', { config: auth }, refuse(serverTarget));
 }
 
 async function runUpdate(

@@ -9,12 +9,11 @@ import { formatAmount } from '../../notifications/email-templates.js';
 import { type LadderClient } from '../../ladder/client.js';
 import { type EnforcementPolicy, type EnforcementStatus } from '../../workflows/definitions.js';
 import { nextDateFromAccount } from '../../workflows/ladder.js';
-import { requireToken, type Tokens } from '../auth.js';
+import { type Scope } from '../auth.js';
 import { accountIdSchema, notFound, parse } from '../validation.js';
 
 export interface AnnouncementRouteDeps {
   db: PrismaClient;
-  tokens: Tokens;
   policy: EnforcementPolicy;
   portalUrl: string;
   /** For the next date as the ladder itself sees it (grace extensions, pauses); optional. */
@@ -146,7 +145,8 @@ async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | unde
 }
 
 export function announcementRoutes(app: FastifyInstance, deps: AnnouncementRouteDeps) {
-  const auth = requireToken('internal', deps.tokens);
+  // The Portal's token opens only this route; the main API's keeps it too.
+  const auth = { scopes: ['portal', 'internal'] as const satisfies Scope[] };
   const portalBilling = `${deps.portalUrl.replace(/\/+$/, '')}/billing`;
   const statusTimeoutMs = deps.statusTimeoutMs ?? 1000;
 
@@ -172,7 +172,7 @@ export function announcementRoutes(app: FastifyInstance, deps: AnnouncementRoute
     return at ? { at: at.toISOString(), what: NEXT_WHAT[state] } : null;
   }
 
-  app.get('/api/announcements', { preHandler: auth }, async (request, reply) => {
+  app.get('/api/announcements', { config: auth }, async (request, reply) => {
     const query = parse(reply, 'query', announcementsQuerySchema, request.query);
     if (!query) return reply;
     const account = await deps.db.billingAccount.findUnique({

@@ -6,12 +6,11 @@ import { type PrismaClient } from '../../platform/database.js';
 import { evaluateGate, GATE_ACTIONS, GATE_CODES, GATE_STATES, type GateDecision } from '../../gates/index.js';
 import { gateDecisions } from '../../platform/observability/metrics.js';
 import { createGateAccountLookup, type GateAccount } from '../sql/gate-account.js';
-import { requireToken, type Tokens } from '../auth.js';
+import { type Scope } from '../auth.js';
 import { accountIdSchema, notFound, parse, vmidNumberSchema, vmidSchema } from '../validation.js';
 
 export interface GateRouteDeps {
   db: PrismaClient;
-  tokens: Tokens;
   /** ENFORCEMENT_MODE=dry-run (policy.dryRun). */
   dryRun: boolean;
   /** With a URL, the gate lookups get a small pool of their own (see sql/gate-account.ts). */
@@ -69,7 +68,9 @@ function count(decision: GateDecision) {
 }
 
 export function gateRoutes(app: FastifyInstance, deps: GateRouteDeps) {
-  const auth = requireToken('internal', deps.tokens);
+  // The main API asks every gate; the controller's token opens only repair-allowed.
+  const mainApi = { scopes: ['internal'] as const satisfies Scope[] };
+  const mainApiOrController = { scopes: ['internal', 'controller'] as const satisfies Scope[] };
   const lookup = createGateAccountLookup({
     db: deps.db,
     databaseUrl: deps.databaseUrl,
@@ -95,7 +96,7 @@ export function gateRoutes(app: FastifyInstance, deps: GateRouteDeps) {
     } satisfies GateDecisionResponse;
   };
 
-  app.post('/v1/gates/check', { preHandler: auth }, async (request, reply) => {
+  app.post('/v1/gates/check', { config: mainApi }, async (request, reply) => {
     const body = parse(reply, 'body', gateCheckBodySchema, request.body);
     if (!body) return reply;
     if (body.serverVmid !== undefined) {
@@ -109,7 +110,7 @@ export function gateRoutes(app: FastifyInstance, deps: GateRouteDeps) {
   });
 
   // For the controller/reconciler: may it repair (edge, DNS, proxy, restart) this server?
-  app.get('/v1/servers/:vmid/repair-allowed', { preHandler: auth }, async (request, reply) => {
+  app.get('/v1/servers/:vmid/repair-allowed', { config: mainApiOrController }, async (request, reply) => {
     const params = parse(reply, 'params', vmidParamsSchema, request.params);
     if (!params) return reply;
     const account = await lookup.byVmid(params.vmid);

@@ -31,12 +31,12 @@ async function check(name: string, probe: () => Promise<string | undefined>) {
 
 export function healthRoutes(app: FastifyInstance, deps: HealthDeps) {
   // The process is up: for restarts by systemd/compose, never depends on anything else.
-  app.get('/healthz', { logLevel: 'silent' }, () => ({ status: 'ok' }));
+  app.get('/healthz', { logLevel: 'silent', config: { rateLimit: false } }, () => ({ status: 'ok' }));
 
   // Ready to serve: PostgreSQL and Temporal answer, and a worker polls the task queue. The task
   // queue's pollers and backlog are reported too (`taskQueue`); an old backlog is a warning for
   // ops (the staleness check alerts on it), not a reason to take this service out of rotation.
-  app.get('/readyz', { logLevel: 'silent' }, async (_request, reply) => {
+  app.get('/readyz', { logLevel: 'silent', config: { rateLimit: false } }, async (_request, reply) => {
     const limits = deps.staleness ?? DEFAULT_STALENESS;
     let taskQueue: TaskQueueReport | null = null;
     const checks = await Promise.all([

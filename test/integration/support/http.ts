@@ -12,6 +12,8 @@ import { db, testLadderClient, testPolicy } from './harness.js';
 
 export const INTERNAL_TOKEN = 'internal-token-for-tests-0123456789';
 export const ADMIN_TOKEN = 'admin-token-for-tests-0123456789abc';
+export const CONTROLLER_TOKEN = 'controller-token-for-tests-01234567';
+export const PORTAL_TOKEN = 'portal-token-for-tests-0123456789ab';
 export const WEBHOOK_SECRET = 'whsec_test_primary_secret_0123456789';
 export const WEBHOOK_SECRET_ROTATED = 'whsec_test_rotated_secret_9876543210';
 
@@ -20,6 +22,8 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
     DATABASE_URL: inject('databaseUrl'),
     INTERNAL_API_TOKEN: INTERNAL_TOKEN,
     ADMIN_TOKEN,
+    CONTROLLER_API_TOKEN: CONTROLLER_TOKEN,
+    PORTAL_API_TOKEN: PORTAL_TOKEN,
     STRIPE_WEBHOOK_SECRET: `${WEBHOOK_SECRET},${WEBHOOK_SECRET_ROTATED}`,
     LOG_LEVEL: 'silent',
     ...overrides,
@@ -57,3 +61,5 @@ export function buildTestApp(options: {
 
 export const internalAuth = { authorization: `Bearer ${INTERNAL_TOKEN}` };
 export const adminAuth = { authorization: `Bearer ${ADMIN_TOKEN}` };
+export const controllerAuth = { authorization: `Bearer ${CONTROLLER_TOKEN}` };
+export const portalAuth = { authorization: `Bearer ${PORTAL_TOKEN}` };
