@@ -1,6 +1,7 @@
 // Shared pieces of the benchmarks: throwaway PostgreSQL and Temporal servers, child processes
 // for the real worker and HTTP service, a closed-loop load driver and percentiles.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -9,6 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, makeTelemetryFilterString, Runtime } from '@temporalio/worker';
 import { startEmbeddedPostgres, freePort } from '../src/dev/embedded-postgres.js';
+import { ensureAppLoginRole, withCredentials } from '../src/platform/database-roles.js';
 import { signPayload } from '../src/webhook/event-builders.js';
 import { startTimeSkippingEnvironment } from '../src/dev/time-skipping.js';
 import { projectRoot, temporalCliExecutable } from '../src/dev/toolchain.js';
@@ -56,19 +58,27 @@ export function quietRuntime() {
 }
 
 export interface Postgres {
+  /** The app's login role, as deployed (the services run with NODE_ENV=production, which refuses the owner). */
   databaseUrl: string;
+  /** The owner the migrations ran as. */
+  ownerDatabaseUrl: string;
   stop: () => Promise<void>;
 }
 
-/** A throwaway embedded PostgreSQL with the committed migrations applied (as scripts/demo.ts). */
+/**
+ * A throwaway embedded PostgreSQL with the committed migrations applied as the owner and the
+ * app's login role created, as a deployment has them (docs/runbook.md, "Database roles").
+ */
 export async function startPostgres(tmp: string, name = 'pg'): Promise<Postgres> {
   const pg = await startEmbeddedPostgres({ dataDir: path.join(tmp, name), persistent: false });
   execFileSync(path.join(projectRoot, 'node_modules', '.bin', 'prisma'), ['migrate', 'deploy'], {
     cwd: projectRoot,
-    env: { ...process.env, DATABASE_URL: pg.databaseUrl },
+    env: { ...process.env, DATABASE_URL: undefined, MIGRATION_DATABASE_URL: pg.databaseUrl },
     stdio: 'ignore',
   });
-  return { databaseUrl: pg.databaseUrl, stop: pg.stop };
+  const databaseUrl = withCredentials(pg.databaseUrl, 'billing_service', randomBytes(24).toString('hex'));
+  await ensureAppLoginRole({ adminUrl: pg.databaseUrl, appUrl: databaseUrl });
+  return { databaseUrl, ownerDatabaseUrl: pg.databaseUrl, stop: pg.stop };
 }
 
 export function tempDir(prefix: string): string {

@@ -45,7 +45,11 @@ try {
       'prisma/schema.prisma',
       '--script',
     ],
-    { cwd: projectRoot, env: { ...process.env, DATABASE_URL: pg.databaseUrl }, encoding: 'utf8' },
+    {
+      cwd: projectRoot,
+      env: { ...process.env, DATABASE_URL: pg.databaseUrl, MIGRATION_DATABASE_URL: pg.databaseUrl },
+      encoding: 'utf8',
+    },
   );
   if (!sql.trim() || /^-- This is an empty migration/m.test(sql)) {
     console.log('no schema change: nothing written');

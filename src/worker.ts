@@ -4,6 +4,7 @@ import { createActivities } from './activities/index.js';
 import { activityDepsFromConfig, describeAdapters } from './activities/deps.js';
 import { loadConfigOrExit } from './platform/config.js';
 import { createPrisma, surviveDatabaseRestarts } from './platform/database.js';
+import { enforceDatabaseRole } from './platform/database-roles.js';
 import { createLogger } from './platform/logger.js';
 import { installTemporalRuntime, serveServiceMetrics } from './platform/observability/worker-metrics.js';
 import { exitIfUnavailable, waitForDependency, waitForPostgres } from './platform/dependencies.js';
@@ -40,7 +41,9 @@ const serviceMetrics = config.env.WORKER_SERVICE_METRICS_ADDRESS
 // start with a line saying which, where and what to do (exit 69).
 const startup = { timeoutMs: config.env.DEPENDENCY_WAIT_SECONDS * 1000, say: (m: string) => logger.warn(m) };
 const { connection, client } = await (async () => {
-  await waitForPostgres(config.env.DATABASE_URL, startup);
+  const role = await waitForPostgres(config.env.DATABASE_URL, startup);
+  // Not a superuser, not the owner (production refuses one): docs/design.md, "Database roles".
+  enforceDatabaseRole(config.env, role, logger);
   const connection = await waitForDependency(
     'Temporal',
     config.env.TEMPORAL_ADDRESS,

@@ -4,14 +4,15 @@ import { type Config } from '../platform/config.js';
 import { type PrismaClient } from '../platform/database.js';
 import { type Logger } from '../platform/logger.js';
 import { createLadderClient, type LadderClient } from '../ladder/client.js';
-import { createStripeEventIngest, type StripeEventIngest } from '../webhook/ingest.js';
+import { type SweepingStripeEventIngest } from '../webhook/ingest.js';
+import { ingestFromConfig } from '../webhook/ingest-from-config.js';
 import { registry } from '../platform/observability/metrics.js';
 import { stalenessThresholds } from '../platform/observability/staleness-service.js';
-import { createStripeClient } from '../adapters/stripe/client.js';
 import { accountRoutes } from './routes/accounts.js';
 import { healthRoutes } from './routes/health.js';
 import { stripeWebhookRoutes } from '../webhook/route.js';
 import { adminRoutes } from './routes/admin.js';
+import { eventRoutes } from './routes/events.js';
 import { announcementRoutes } from './routes/announcements.js';
 import { gateRoutes } from './routes/gates.js';
 import { openApiRoutes } from './openapi.js';
@@ -55,15 +56,7 @@ function shared(deps: HttpDeps) {
     logger: deps.logger,
     // One count of failed authentications per process: wrong tokens and forged signatures alike.
     authFailures: createAuthFailureLimiter({ perMinute: env.AUTH_FAILURES_PER_MINUTE }),
-    ingest: createStripeEventIngest({
-      db: deps.db,
-      ladder,
-      minAmountDueCents: deps.config.policy.minAmountDueCents,
-      stripe: env.STRIPE_SECRET_KEY
-        ? createStripeClient({ secretKey: env.STRIPE_SECRET_KEY, apiBaseUrl: env.STRIPE_API_BASE_URL })
-        : undefined,
-      logger: deps.logger,
-    }),
+    ingest: ingestFromConfig({ ...deps, ladder }),
   };
   return { ladder, webhook };
 }
@@ -98,7 +91,7 @@ export const ALERT_SWEEP_INTERVAL_MS = 60_000;
  * internal listener while it runs. Several instances may sweep at once: Temporal starts one
  * workflow per alert key.
  */
-function sweepQueuedAlerts(app: FastifyInstance, ingest: StripeEventIngest, logger: Logger) {
+function sweepQueuedAlerts(app: FastifyInstance, ingest: SweepingStripeEventIngest, logger: Logger) {
   let timer: NodeJS.Timeout | undefined;
   app.addHook('onReady', () => {
     timer = setInterval(() => {
@@ -147,6 +140,7 @@ export function buildServer(deps: HttpDeps): FastifyInstance {
       ladder,
     });
     adminRoutes(routes, { db: deps.db, ladder });
+    eventRoutes(routes, { db: deps.db, ingest: webhook.ingest });
     openApiRoutes(routes);
     routes.get('/metrics', { logLevel: 'silent', config: { rateLimit: false } }, async (_request, reply) =>
       reply.type(registry.contentType).send(await registry.metrics()),

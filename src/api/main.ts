@@ -3,6 +3,7 @@ import { activityDepsFromConfig } from '../activities/deps.js';
 import { createActivities } from '../activities/index.js';
 import { loadConfigOrExit } from '../platform/config.js';
 import { createPrisma, surviveDatabaseRestarts } from '../platform/database.js';
+import { enforceDatabaseRole } from '../platform/database-roles.js';
 import { createLogger } from '../platform/logger.js';
 import { exitIfUnavailable, waitForDependency, waitForPostgres } from '../platform/dependencies.js';
 import { opsAlerter } from '../notifications/ops-alerts.js';
@@ -17,7 +18,9 @@ surviveDatabaseRestarts((message) => logger.warn(message));
 // Bounded waits for PostgreSQL and Temporal; one that never comes ends the start with exit 69.
 const startup = { timeoutMs: config.env.DEPENDENCY_WAIT_SECONDS * 1000, say: (m: string) => logger.warn(m) };
 const temporal = await (async () => {
-  await waitForPostgres(config.env.DATABASE_URL, startup);
+  const role = await waitForPostgres(config.env.DATABASE_URL, startup);
+  // Not a superuser, not the owner (production refuses one): docs/design.md, "Database roles".
+  enforceDatabaseRole(config.env, role, logger);
   return waitForDependency('Temporal', config.env.TEMPORAL_ADDRESS, () => connectClient(config.env), startup);
 })().catch((error: unknown) => exitIfUnavailable(error, (fields, message) => logger.fatal(fields, message)));
 // The staleness check's alerts go through the configured adapters (and their rate limiters).

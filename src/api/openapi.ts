@@ -20,6 +20,13 @@ import { gateCheckBodySchema, gateDecisionSchema, vmidParamsSchema } from './rou
 import { accountSyncSchema } from '../accounts/sync-account.js';
 import { billingViewSchema, syncResultSchema } from './routes/accounts.js';
 import { errorResponseSchema } from './validation.js';
+import {
+  eventParamsSchema,
+  listEventsQuerySchema,
+  replayBodySchema,
+  replayResultSchema,
+  stripeEventListSchema,
+} from './routes/events.js';
 
 type JsonSchema = Record<string, unknown>;
 type Io = 'input' | 'output';
@@ -179,11 +186,11 @@ export function buildOpenApiDocument(): Record<string, unknown> {
               type: 'object',
               properties: {
                 received: { const: true },
-                status: { enum: ['processed', 'ignored', 'orphan', 'stale', 'duplicate'] },
+                status: { enum: ['processed', 'ignored', 'orphan', 'stale', 'rejected', 'duplicate'] },
                 outcome: { type: 'string', description: 'what processing did, for operators' },
               },
             },
-            'Recorded, and applied once (ignored types, unknown customers and stale events too)',
+            'Recorded, and applied once (ignored types, unknown customers and stale events too); `rejected`: verified, but its content cannot be processed by this version — stored for a replay, alerted once',
           ),
           400: json(
             error,
@@ -313,6 +320,39 @@ export function buildOpenApiDocument(): Record<string, unknown> {
         ...refusal,
         operationId: 'deleteServerRefused',
         parameters: parameters(convert, 'path', serverParamsSchema),
+      },
+    },
+    '/admin/v1/events': {
+      get: {
+        tags: ['admin'],
+        operationId: 'listStripeEvents',
+        summary: 'Stripe events by status (default: rejected), oldest first',
+        security: admin,
+        parameters: parameters(convert, 'query', listEventsQuerySchema),
+        responses: {
+          200: json(convert(stripeEventListSchema, 'output'), 'Events'),
+          400: errors[400],
+          401: errors[401],
+          403: errors[403],
+        },
+      },
+    },
+    '/admin/v1/events/{eventId}/replay': {
+      post: {
+        tags: ['admin'],
+        operationId: 'replayStripeEvent',
+        summary: 'Apply a rejected Stripe event again, through the webhook ingest (after a fix)',
+        security: admin,
+        parameters: parameters(convert, 'path', eventParamsSchema),
+        requestBody: body(replayBodySchema, 'who replays it and why (both required; recorded)'),
+        responses: {
+          200: json(convert(replayResultSchema, 'output'), 'Applied: the event is no longer rejected'),
+          ...errors,
+          404: json(error, 'Unknown event; nothing changed'),
+          409: json(error, 'The event is not rejected (or a concurrent replay applied it); nothing changed'),
+          422: json(error, 'Still cannot be processed: stays rejected with the new reason (replay recorded)'),
+          503: json(error, 'PostgreSQL or Temporal unavailable: stays rejected; replay again later'),
+        },
       },
     },
     ...updateParams,

@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { registerAccounts } from './commands/accounts.js';
 import { registerAudit } from './commands/audit.js';
 import { registerDoctor } from './commands/doctor.js';
+import { registerEvents } from './commands/events.js';
 import { registerList } from './commands/list.js';
 import { registerReconcile } from './commands/reconcile.js';
 import { registerSimulate } from './commands/simulate.js';
@@ -21,8 +22,9 @@ export function buildProgram(): Command {
     .addHelpText(
       'after',
       `
-Exit codes: 0 ok, 1 failed, 2 usage, 3 unknown account or no running ladder, 4 rejected by the
-workflow, 65 invalid input file, 69 PostgreSQL or Temporal unavailable, 78 invalid configuration.
+Exit codes: 0 ok, 1 failed, 2 usage, 3 unknown account or event, or no running ladder, 4 refused
+(by the workflow, or an event that is not rejected), 65 invalid input file or an event that still
+cannot be processed, 69 PostgreSQL or Temporal unavailable, 78 invalid configuration.
 Environment: DATABASE_URL (required), TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TASK_QUEUE.`,
     );
   registerStatus(program);
@@ -32,6 +34,7 @@ Environment: DATABASE_URL (required), TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMP
   registerAccounts(program);
   registerSimulate(program);
   registerReconcile(program);
+  registerEvents(program);
   registerDoctor(program);
   return program;
 }

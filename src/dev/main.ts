@@ -18,8 +18,11 @@ import { projectRoot, temporalCliExecutable, toolchainHint } from './toolchain.j
 import { HINTS, postgresAddress, waitForDependency, waitForPostgres } from '../platform/dependencies.js';
 import { describePolicy } from '../platform/policy-summary.js';
 import { startEmbeddedPostgres } from './embedded-postgres.js';
+import { APP_GROUP_ROLE, ensureAppLoginRole, withCredentials } from '../platform/database-roles.js';
 
 const dataDir = path.join(projectRoot, '.data');
+/** The app's login role on the embedded PostgreSQL, as in docker-compose.yml. */
+const DEV_APP_ROLE = 'billing_service';
 
 /**
  * `--fast`: the default ladder's rungs in minutes instead of days (every value can still be
@@ -36,8 +39,9 @@ const USAGE = `usage: npm run dev [-- --fast]
   Runs PostgreSQL (embedded), the Temporal dev server, the worker and the HTTP service locally.
   --fast   the whole ladder in minutes: final warning at 2 min, suspension at 4, retained at 6,
            deletion review due at 8 (instead of 72 h, 120 h, 14 d, +30 d)
-  Environment and .env: DATABASE_URL / TEMPORAL_ADDRESS use running servers instead; every
-  variable of .env.example applies (POLICY_* values override --fast).`;
+  Environment and .env: DATABASE_URL / TEMPORAL_ADDRESS use running servers instead (with
+  MIGRATION_DATABASE_URL, the owner's, the migrations run as the owner and DATABASE_URL's role is
+  created as the app's); every variable of .env.example applies (POLICY_* values override --fast).`;
 const say = (message: string) => process.stdout.write(`[dev] ${message}\n`);
 const cleanups: (() => Promise<void>)[] = [];
 const children: ChildProcess[] = [];
@@ -145,7 +149,9 @@ function startChild(
  */
 function devSecrets(): Record<string, string> {
   const file = path.join(dataDir, 'dev-secrets.json');
-  const kept = fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, string>) : {};
+  const kept = fs.existsSync(file)
+    ? (JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, string>)
+    : {};
   const secrets = {
     INTERNAL_API_TOKEN: `dev-internal-${randomBytes(16).toString('hex')}`,
     ADMIN_TOKEN: `dev-admin-${randomBytes(16).toString('hex')}`,
@@ -265,13 +271,23 @@ async function main() {
     throw error;
   }
 
+  // Two roles, as deployed: the owner applies the migrations, the worker, the HTTP service and
+  // the CLI connect as the app's login role (docs/design.md, "Database roles"). Embedded: the
+  // server's superuser and billing_service, with a new password every start. External:
+  // MIGRATION_DATABASE_URL and DATABASE_URL, or DATABASE_URL alone for a one-role database.
+  // Only the migrations see the owner's URL: the children's environment loses it.
+  let migrationUrl = env.MIGRATION_DATABASE_URL || undefined;
+  delete env.MIGRATION_DATABASE_URL;
   const wait = { timeoutMs: 30_000, say };
-  if (!external.db) env.DATABASE_URL = await startPostgres();
-  else {
+  if (!external.db) {
+    migrationUrl = await startPostgres();
+    env.DATABASE_URL = withCredentials(migrationUrl, DEV_APP_ROLE, randomBytes(24).toString('hex'));
+  } else {
+    const reachable = migrationUrl ?? env.DATABASE_URL!;
     say(`using DATABASE_URL (external PostgreSQL at ${postgresAddress(env.DATABASE_URL!)})`);
-    await waitForPostgres(env.DATABASE_URL!, {
+    await waitForPostgres(reachable, {
       ...wait,
-      hint: `${HINTS.PostgreSQL(postgresAddress(env.DATABASE_URL!))}`,
+      hint: `${HINTS.PostgreSQL(postgresAddress(reachable))}`,
     }).catch((error: unknown) => fail(error instanceof Error ? error.message : String(error)));
   }
   if (!external.temporal) await startTemporal(temporalPort, uiPort);
@@ -282,7 +298,7 @@ async function main() {
   await new Promise<void>((resolve, reject) => {
     const child = spawn(path.join(projectRoot, 'node_modules', '.bin', 'prisma'), ['migrate', 'deploy'], {
       cwd: projectRoot,
-      env,
+      env: { ...env, MIGRATION_DATABASE_URL: migrationUrl ?? env.DATABASE_URL },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
@@ -292,6 +308,13 @@ async function main() {
       code === 0 ? resolve() : reject(new Error(`prisma migrate deploy failed:\n${output}`)),
     );
   }).catch((error: unknown) => fail(error instanceof Error ? error.message : String(error)));
+  if (migrationUrl) {
+    const { role } = await ensureAppLoginRole({ adminUrl: migrationUrl, appUrl: env.DATABASE_URL! }).catch(
+      (error: unknown) =>
+        fail(`the app's database role: ${error instanceof Error ? error.message : String(error)}`),
+    );
+    say(`the app connects as ${role} (member of ${APP_GROUP_ROLE}); the migrations ran as the owner`);
+  }
 
   // Same TLS / API-key settings as the worker and the HTTP service.
   const client = await waitForDependency(

@@ -109,6 +109,9 @@ export const envSchema = z
       .min(1, { message: 'expected a whole number of connections from 1 to 200' })
       .max(200, { message: 'expected a whole number of connections from 1 to 200' })
       .default(DEFAULT_DATABASE_POOL_MAX),
+    // Production refuses a DATABASE_URL role with more than the app's privileges unless this
+    // says so, loudly (src/platform/database-roles.ts).
+    DATABASE_ALLOW_PRIVILEGED_ROLE: bool(false),
 
     TEMPORAL_ADDRESS: z
       .string()

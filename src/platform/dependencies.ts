@@ -3,6 +3,7 @@
 // documented in docs and `billing --help`). Every process uses these: the dev stack, the worker,
 // the HTTP service and the CLI.
 import pg from 'pg';
+import { roleFacts, type RoleFacts } from './database-roles.js';
 
 export const EXIT_UNAVAILABLE = 69;
 
@@ -90,12 +91,15 @@ export async function waitForDependency<T>(
   }
 }
 
-/** One `SELECT 1` over a short-lived connection: is PostgreSQL there and do the credentials work? */
-export async function pingPostgres(databaseUrl: string): Promise<void> {
+/**
+ * One query over a short-lived connection: is PostgreSQL there, do the credentials work, and what
+ * may the role do (the start-up check that the app does not run as a superuser or the owner)?
+ */
+export async function pingPostgres(databaseUrl: string): Promise<RoleFacts> {
   const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 5_000 });
   try {
     await client.connect();
-    await client.query('SELECT 1');
+    return await roleFacts(client);
   } finally {
     await client.end().catch(() => undefined);
   }
@@ -104,7 +108,7 @@ export async function pingPostgres(databaseUrl: string): Promise<void> {
 export function waitForPostgres(
   databaseUrl: string,
   options: { timeoutMs: number; say?: (message: string) => void; hint?: string },
-): Promise<void> {
+): Promise<RoleFacts> {
   return waitForDependency(
     'PostgreSQL',
     postgresAddress(databaseUrl),

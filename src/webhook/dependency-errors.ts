@@ -18,7 +18,8 @@ function codeOf(error: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined;
 }
 
-function chain(error: unknown): unknown[] {
+/** The error and its causes, outermost first (at most 8, cycles cut). */
+export function chain(error: unknown): unknown[] {
   const seen: unknown[] = [];
   let current: unknown = error;
   while (current && seen.length < 8 && !seen.includes(current)) {

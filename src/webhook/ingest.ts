@@ -1,6 +1,8 @@
 // One verified Stripe event: recorded in StripeEventLog first, then applied exactly once under
 // the account's lock. A failure leaves the row `failed` and surfaces to the caller, so the
-// webhook answers 5xx and Stripe's retry brings the event back for another attempt.
+// webhook answers 5xx and Stripe's retry brings the event back for another attempt — unless the
+// failure comes from the event's content (unprocessable.ts): then the event is stored
+// `rejected`, alerted once and answered 2xx, and only a replay (replay.ts) applies it again.
 //
 // Ops alerts are queued in the same transaction as the outcome (pending Notification rows) and
 // handed to Temporal only after the commit: nothing outside PostgreSQL and the ladder's own
@@ -25,7 +27,17 @@ import {
   saveSubscriptionStatus,
 } from './sql/billing-account.js';
 import { READ_INVOICE_SQL, type InvoiceRow } from './sql/invoice.js';
-import { markDone, markFailed, recordDelivery } from './sql/stripe-event-log.js';
+import {
+  markDone,
+  markFailed,
+  markRejected,
+  recordDelivery,
+  recordRejectedDelivery,
+  type EventLogRow,
+} from './sql/stripe-event-log.js';
+import { assertReadable } from './readable-event.js';
+import { unprocessableReason } from './unprocessable.js';
+import { failureDetail, rejectedEventAlert } from './rejected-events.js';
 import {
   accountForPayment,
   savePaymentRefs,
@@ -42,7 +54,14 @@ export interface IngestDeps {
   logger: Logger;
 }
 
-export type IngestStatus = 'processed' | 'ignored' | 'orphan' | 'stale' | 'unresolved';
+export type IngestStatus = 'processed' | 'ignored' | 'orphan' | 'stale' | 'unresolved' | 'rejected';
+
+export interface IngestOptions {
+  /** The verified request body, kept with the event if it is rejected (a replay reads it). */
+  rawBody?: Buffer;
+  /** Applies an event stored as rejected again; a delivery of one only answers "duplicate". */
+  replay?: boolean;
+}
 
 export interface IngestResult {
   eventId: string;
@@ -254,22 +273,29 @@ export function createStripeEventIngest(deps: IngestDeps) {
     }
   }
 
+  /** One alert outside a transaction of its own (rejected events): queued, then handed over. */
+  async function alertNow(alert: OpsAlert) {
+    await queueOpsAlert(db, alert);
+    await handOver([alert]);
+  }
+
   /** An outcome and its alerts in one transaction, without the account's lock (no effect). */
   async function finishWithAlerts(
     event: Stripe.Event,
     accountId: string | null,
     effect: { status: IngestStatus; outcome: string },
     alerts: OpsAlert[],
+    from: string[],
   ): Promise<IngestResult> {
     const recorded = await driverTransaction(pool, async (tx) => {
       for (const alert of alerts) await queueOpsAlert(tx, alert);
-      return markDone(tx, event.id, accountId, effect, ['received', 'failed', 'unresolved']);
+      return markDone(tx, event.id, accountId, effect, from);
     });
     if (recorded) await handOver(alerts);
     return { eventId: event.id, type: event.type, ...effect, accountId };
   }
 
-  function orphan(event: Stripe.Event, customerId: string): Promise<IngestResult> {
+  function orphan(event: Stripe.Event, customerId: string, from: string[]): Promise<IngestResult> {
     return finishWithAlerts(
       event,
       null,
@@ -282,12 +308,14 @@ export function createStripeEventIngest(deps: IngestDeps) {
           detail: `${event.type} ${event.id} for customer ${customerId}: no account has this Stripe customer id. Sync the account (PUT /v1/accounts/:id), then resend the event from the Stripe dashboard.`,
         },
       ],
+      from,
     );
   }
 
   function unresolved(
     event: Stripe.Event,
     refs: { charge: string | null; paymentIntent: string | null },
+    from: string[],
   ): Promise<IngestResult> {
     const dispute = event.data.object as Stripe.Dispute;
     const names = [
@@ -314,20 +342,26 @@ export function createStripeEventIngest(deps: IngestDeps) {
             `then resend ${event.id} from the Stripe dashboard. The dispute is kept (status unresolved) and applied as soon as its charge becomes known.`,
         },
       ],
+      from,
     );
   }
 
   /** charge.succeeded, payment_intent.succeeded, invoice_payment.paid: remember who paid. */
-  async function recordPaymentRefs(event: Stripe.Event): Promise<IngestResult> {
+  async function recordPaymentRefs(event: Stripe.Event, from: string[]): Promise<IngestResult> {
     const refs = paymentRefsOf(event);
     await savePaymentRefs(db, refs);
-    const result = await finish(event, null, {
-      status: refs.length > 0 ? 'processed' : 'ignored',
-      outcome:
-        refs.length > 0
-          ? `payment refs recorded: ${refs.map((r) => r.id).join(', ')}`
-          : 'names no customer or invoice: nothing to record',
-    });
+    const result = await finish(
+      event,
+      null,
+      {
+        status: refs.length > 0 ? 'processed' : 'ignored',
+        outcome:
+          refs.length > 0
+            ? `payment refs recorded: ${refs.map((r) => r.id).join(', ')}`
+            : 'names no customer or invoice: nothing to record',
+      },
+      from,
+    );
     // Disputes that arrived before their charge was known are applied now.
     for (const payload of await unresolvedDisputesFor(
       db,
@@ -340,34 +374,54 @@ export function createStripeEventIngest(deps: IngestDeps) {
     return result;
   }
 
-  async function ingest(event: Stripe.Event): Promise<IngestResult> {
+  async function ingest(event: Stripe.Event, options: IngestOptions = {}): Promise<IngestResult> {
     const { objectId, customerId: named } = subjectOf(event);
     const base = { eventId: event.id, type: event.type };
+    // The statuses an outcome may replace: a replay starts from `rejected`.
+    const from = options.replay
+      ? ['received', 'failed', 'unresolved', 'rejected']
+      : ['received', 'failed', 'unresolved'];
 
     // 1. Durably recorded before anything else; a redelivery only counts the attempt. The same
     // statement finds the account of the customer the event names.
-    const row = await recordDelivery(db, event, objectId, named);
-    if (FINISHED.has(row.status)) {
+    let row: EventLogRow & { customerAccountId: string | null };
+    try {
+      row = await recordDelivery(db, event, objectId, named);
+    } catch (error) {
+      const reason = unprocessableReason(error);
+      if (reason === null) throw error;
+      return await rejectUnrecordable(event, reason, error, options);
+    }
+    if (FINISHED.has(row.status) || (row.status === 'rejected' && !options.replay)) {
+      // Stripe resends what it got no 2xx for: a rejected event's alert is made sure of (the
+      // ledger posts it once), nothing is applied.
+      if (row.status === 'rejected') await alertNow(rejectedEventAlert(event, row.outcome ?? 'rejected'));
       return { ...base, status: 'duplicate', outcome: row.outcome ?? row.status, accountId: row.accountId };
     }
 
     try {
       if (!isHandledType(event.type)) {
-        return await finish(event, null, { status: 'ignored', outcome: `${event.type} is not handled` });
+        return await finish(
+          event,
+          null,
+          { status: 'ignored', outcome: `${event.type} is not handled` },
+          from,
+        );
       }
-      if (PAYMENT_REF_TYPES.includes(event.type)) return await recordPaymentRefs(event);
+      assertReadable(event);
+      if (PAYMENT_REF_TYPES.includes(event.type)) return await recordPaymentRefs(event, from);
 
       let accountId = row.customerAccountId;
       if (event.type === 'charge.dispute.created' && !accountId) {
         const found = await resolveDispute(event.data.object);
         if (found.accountId === null) {
           return found.customerId === null
-            ? await unresolved(event, found)
-            : await orphan(event, found.customerId);
+            ? await unresolved(event, found, from)
+            : await orphan(event, found.customerId, from);
         }
         accountId = found.accountId;
       }
-      if (!accountId) return await orphan(event, named ?? '(not named)');
+      if (!accountId) return await orphan(event, named ?? '(not named)', from);
 
       // 2. Applied once: deliveries for one account queue behind each other. A concurrent copy of
       // this event that recorded its outcome first makes markDone change nothing: this copy rolls
@@ -388,7 +442,7 @@ export function createStripeEventIngest(deps: IngestDeps) {
               : sql;
           const effect = await apply(tx, event, target, alerts);
           for (const alert of alerts) await queueOpsAlert(tx, alert);
-          if (!(await markDone(tx, event.id, target, effect, ['received', 'failed', 'unresolved']))) {
+          if (!(await markDone(tx, event.id, target, effect, from))) {
             throw new AppliedByAnotherCopy();
           }
           return effect;
@@ -411,6 +465,10 @@ export function createStripeEventIngest(deps: IngestDeps) {
           accountId: null,
         };
       }
+      const reason = unprocessableReason(error);
+      if (reason !== null) return await reject(event, reason, error, options, from);
+      // A replay that fails on the way (an outage) leaves the event rejected, to be replayed again.
+      if (options.replay) throw error;
       const message = error instanceof Error ? error.message : String(error);
       await markFailed(db, event.id, message).catch((markError: unknown) =>
         logger.warn({ eventId: event.id, err: String(markError) }, 'could not mark the event failed'),
@@ -419,13 +477,53 @@ export function createStripeEventIngest(deps: IngestDeps) {
     }
   }
 
+  /** Stored rejected (its effects rolled back with the transaction), alerted once. */
+  async function reject(
+    event: Stripe.Event,
+    reason: string,
+    error: unknown,
+    options: IngestOptions,
+    from: string[],
+  ): Promise<IngestResult> {
+    const rejection = { reason, detail: failureDetail(error), rawBody: options.rawBody ?? null };
+    await markRejected(db, event.id, rejection, from);
+    await alertNow(rejectedEventAlert(event, reason));
+    return { eventId: event.id, type: event.type, status: 'rejected', outcome: reason, accountId: null };
+  }
+
+  /** An event the log cannot record as it is: a row of what can be stored, rejected. */
+  async function rejectUnrecordable(
+    event: Stripe.Event,
+    reason: string,
+    error: unknown,
+    options: IngestOptions,
+  ): Promise<IngestResult> {
+    const rejection = { reason, detail: failureDetail(error), rawBody: options.rawBody ?? null };
+    const row = await recordRejectedDelivery(db, event, rejection);
+    if (!row.inserted) {
+      if (row.status === 'rejected' && options.replay)
+        return reject(event, reason, error, options, ['rejected']);
+      if (row.status === 'rejected') await alertNow(rejectedEventAlert(event, row.outcome ?? reason));
+      return {
+        eventId: event.id,
+        type: event.type,
+        status: 'duplicate',
+        outcome: row.outcome ?? row.status,
+        accountId: row.accountId,
+      };
+    }
+    await alertNow(rejectedEventAlert(event, reason));
+    return { eventId: event.id, type: event.type, status: 'rejected', outcome: reason, accountId: null };
+  }
+
   /** Outcomes without an effect to serialize: recorded unless a concurrent copy already was. */
   async function finish(
     event: Stripe.Event,
     accountId: string | null,
     effect: EffectResult | { status: 'orphan'; outcome: string },
+    from: string[],
   ): Promise<IngestResult> {
-    await markDone(db, event.id, accountId, effect, ['received', 'failed', 'unresolved']);
+    await markDone(db, event.id, accountId, effect, from);
     return { eventId: event.id, type: event.type, ...effect, accountId };
   }
 
@@ -443,4 +541,7 @@ export function createStripeEventIngest(deps: IngestDeps) {
   return Object.assign(ingest, { sweepQueuedAlerts });
 }
 
-export type StripeEventIngest = ReturnType<typeof createStripeEventIngest>;
+/** One event through the ingest (a delivery or a replay). */
+export type StripeEventIngest = (event: Stripe.Event, options?: IngestOptions) => Promise<IngestResult>;
+/** The ingest as the HTTP service runs it: with the sweep of its queued ops alerts. */
+export type SweepingStripeEventIngest = ReturnType<typeof createStripeEventIngest>;

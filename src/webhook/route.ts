@@ -1,6 +1,8 @@
 // POST /webhooks/stripe — Stripe's delivery contract: 400 only for a request that is not a
 // genuine current Stripe delivery (nothing is recorded), 200 once the event is recorded and its
-// effect accepted (also for types we ignore), 5xx when we failed, so Stripe retries for 3 days.
+// effect accepted (also for types we ignore, and for an event whose content this version cannot
+// process: stored rejected and alerted, for a replay after a fix), 5xx when we failed, so Stripe
+// retries for 3 days.
 import { type FastifyInstance } from 'fastify';
 import { type Logger } from '../platform/logger.js';
 import { webhookDuration, webhookEvents } from '../platform/observability/metrics.js';
@@ -66,13 +68,22 @@ export function stripeWebhookRoutes(app: FastifyInstance, deps: StripeWebhookDep
       }
 
       try {
-        const result = await deps.ingest(event);
-        request.log.info(
-          { eventId: result.eventId, type: result.type, accountId: result.accountId, status: result.status },
-          'stripe event',
+        const result = await deps.ingest(event, { rawBody: body });
+        const rejected = result.status === 'rejected';
+        request.log[rejected ? 'warn' : 'info'](
+          {
+            eventId: result.eventId,
+            type: result.type,
+            accountId: result.accountId,
+            status: result.status,
+            ...(rejected ? { reason: result.outcome } : {}),
+          },
+          rejected ? 'stripe event rejected: stored for a replay' : 'stripe event',
         );
-        webhookEvents.inc({ type: event.type, outcome: result.status });
-        stopTimer({ outcome: result.status });
+        // `rejected` already counts requests refused with 400 (signature, not an event).
+        const outcome = rejected ? 'unprocessable' : result.status;
+        webhookEvents.inc({ type: event.type, outcome });
+        stopTimer({ outcome });
         return reply.code(200).send({ received: true, status: result.status, outcome: result.outcome });
       } catch (error) {
         const dependency = unavailableDependency(error);

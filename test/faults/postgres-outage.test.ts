@@ -52,7 +52,7 @@ describe('PostgreSQL stopped for 30 s during a webhook storm', () => {
     pg = await startPostgresProcess(path.join(tmp, 'pg'), pgPort);
     execFileSync(path.join(projectRoot, 'node_modules', '.bin', 'prisma'), ['migrate', 'deploy'], {
       cwd: projectRoot,
-      env: { ...process.env, DATABASE_URL: pg.databaseUrl },
+      env: { ...process.env, DATABASE_URL: pg.databaseUrl, MIGRATION_DATABASE_URL: pg.databaseUrl },
       stdio: 'ignore',
     });
     env = await startDevServer();

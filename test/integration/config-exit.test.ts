@@ -26,6 +26,8 @@ describe('start-up with invalid configuration', () => {
     expect(error).not.toBeNull();
     expect(error!.code).toBe(78);
     expect(error!.stderr).toMatch(/DATABASE_URL: expected a postgresql:\/\/ connection string/);
-    expect(error!.stderr).toMatch(/INTERNAL_API_TOKEN: expected a secret of at least 24 characters/);
+    expect(error!.stderr).toMatch(
+      /INTERNAL_API_TOKEN: expected one or more secrets of at least 24 characters, separated by commas/,
+    );
   });
 });

@@ -14,6 +14,7 @@ import {
 import {
   DAY,
   db,
+  ownerDb,
   eventsOf,
   failAgain,
   HOUR,
@@ -76,7 +77,8 @@ describe('dry-run, exemptions, circuit breaker, disputes, admin updates, continu
   }
 
   it('circuit breaker: over the threshold the suspension holds and ops is alerted; releaseSuspensionHold continues it', async () => {
-    await db().billingEnforcementEvent.deleteMany({ where: { kind: 'suspension_slot' } });
+    // The audit trail is append-only for the app: clearing it is the owner's.
+    await ownerDb().billingEnforcementEvent.deleteMany({ where: { kind: 'suspension_slot' } });
     const deps = recordingDeps();
     const { worker, taskQueue } = await startWorker(env, deps);
     // A day-long window, so the hold cannot clear by itself while the test skips time.

@@ -214,6 +214,8 @@ describe('operations on the Temporal dev server', () => {
     expect(doctor.ok).toBe(false);
     const byName = Object.fromEntries(doctor.checks.map((c) => [c.name, c]));
     expect(byName.postgres).toMatchObject({ ok: true });
+    expect(byName['database role']).toMatchObject({ ok: true });
+    expect(byName['database role']!.detail).toMatch(/^billing_test_app: reads and writes rows/);
     expect(byName.temporal).toMatchObject({ ok: true });
     expect(byName['search attributes']).toMatchObject({ ok: true });
     expect(byName.worker).toMatchObject({ ok: false, detail: `no worker polls ${taskQueue}` });

@@ -58,6 +58,10 @@ function seconds(duration: string): number {
   return Number(match[1] ?? 0) * 60 + Number(match[2] ?? 0);
 }
 
+/** The app's connection inside the stack: its own login role, its own password. */
+const APP_DATABASE_URL =
+  'postgresql://billing_service:${APP_DATABASE_PASSWORD:?set APP_DATABASE_PASSWORD in .env}@postgres:5432/billing';
+
 const graceDefault = envSchema.shape.WORKER_SHUTDOWN_GRACE_SECONDS.parse(undefined);
 
 describe('the required variables (from src/platform/config.ts)', () => {
@@ -67,7 +71,7 @@ describe('the required variables (from src/platform/config.ts)', () => {
 });
 
 describe('docker-compose.yml', () => {
-  it.each(['worker', 'http', 'migrate'])(
+  it.each(['worker', 'http', 'migrate', 'db-app-role'])(
     '%s runs hardened: read-only root, no capabilities, no new privileges, a memory limit',
     (name) => {
       const service = services[name]!;
@@ -92,6 +96,7 @@ describe('docker-compose.yml', () => {
   it('has the whole stack: PostgreSQL, Temporal on it, UI, setup, migrations, worker, HTTP service', () => {
     expect(Object.keys(services).sort()).toEqual(
       [
+        'db-app-role',
         'http',
         'migrate',
         'postgres',
@@ -118,7 +123,7 @@ describe('docker-compose.yml', () => {
       const missing = REQUIRED.filter((v) => !(v in (service.environment ?? {})) && !example.has(v));
       expect(missing, `${name} lacks`).toEqual([]);
       // Inside the stack these must point at the stack, whatever .env says.
-      expect(service.environment!.DATABASE_URL).toMatch(/^postgresql:\/\/billing:.+@postgres:5432\/billing$/);
+      expect(service.environment!.DATABASE_URL).toBe(APP_DATABASE_URL);
       expect(service.environment!.TEMPORAL_ADDRESS).toBe('temporal:7233');
     }
     expect(services.http!.environment!.HOST).toBe('0.0.0.0');
@@ -136,19 +141,43 @@ describe('docker-compose.yml', () => {
     );
   });
 
-  it('starts the app only after migrations and Temporal setup, each after what it needs', () => {
+  it('starts the app only after migrations, its database role and Temporal setup, each after what it needs', () => {
     for (const name of ['worker', 'http']) {
       expect(services[name]!.depends_on).toEqual({
-        migrate: { condition: 'service_completed_successfully' },
+        'db-app-role': { condition: 'service_completed_successfully' },
         'temporal-setup': { condition: 'service_completed_successfully' },
       });
     }
+    expect(services['db-app-role']!.depends_on).toEqual({
+      migrate: { condition: 'service_completed_successfully' },
+    });
     expect(services.migrate!.depends_on).toEqual({ postgres: { condition: 'service_healthy' } });
     expect(services['temporal-schema']!.depends_on).toEqual({ postgres: { condition: 'service_healthy' } });
     expect(services.temporal!.depends_on).toEqual({
       'temporal-schema': { condition: 'service_completed_successfully' },
     });
     expect(services['temporal-setup']!.depends_on).toEqual({ temporal: { condition: 'service_healthy' } });
+  });
+
+  it('migrates as the owner; the app connects as its own role and never sees the owner’s password', () => {
+    const owner = services.postgres!.environment!.POSTGRES_USER!;
+    const ownerUrl = `postgresql://${owner}:\${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD in .env}@postgres:5432/billing`;
+    expect(services.migrate!.environment).toEqual({ MIGRATION_DATABASE_URL: ownerUrl });
+    expect(services['db-app-role']!.environment).toEqual({
+      MIGRATION_DATABASE_URL: ownerUrl,
+      DATABASE_URL: APP_DATABASE_URL,
+    });
+    expect(services['db-app-role']!.command).toEqual(['node', '--import', 'tsx', 'scripts/db-app-role.ts']);
+    expect(new URL(APP_DATABASE_URL.replace(/\$\{[^}]+\}/, 'x')).username).not.toBe(owner);
+    // Temporal keeps the owner's credentials.
+    expect(services.temporal!.environment!.POSTGRES_USER).toBe(owner);
+    for (const name of ['worker', 'http']) {
+      const environment = services[name]!.environment!;
+      // env_file .env holds POSTGRES_PASSWORD for compose itself: the app's copy is blanked.
+      expect(environment.POSTGRES_PASSWORD, name).toBe('');
+      expect(environment.MIGRATION_DATABASE_URL, name).toBe('');
+      expect(JSON.stringify(environment), name).not.toContain('${POSTGRES_PASSWORD');
+    }
   });
 
   it('registers every custom search attribute with its type', () => {
@@ -202,6 +231,15 @@ describe('systemd units', () => {
     const env = envFileKeys(read('deploy/systemd/billing.env.example'));
     const grace = Number(env.get('WORKER_SHUTDOWN_GRACE_SECONDS') ?? graceDefault);
     expect(Number(unit('billing-worker.service')('TimeoutStopSec'))).toBeGreaterThan(grace + 15);
+  });
+
+  it('keep the owner apart: the units connect as the app role; migrate.env.example has the owner for migrations', () => {
+    const units = envFileKeys(read('deploy/systemd/billing.env.example'));
+    const migrations = envFileKeys(read('deploy/systemd/migrate.env.example'));
+    expect(units.has('MIGRATION_DATABASE_URL')).toBe(false);
+    expect([...migrations.keys()]).toEqual(['MIGRATION_DATABASE_URL']);
+    const user = (url: string | undefined) => new URL(url!).username;
+    expect(user(units.get('DATABASE_URL'))).not.toBe(user(migrations.get('MIGRATION_DATABASE_URL')));
   });
 
   it('billing.env.example sets every required variable, with values the schema accepts', () => {

@@ -1,4 +1,4 @@
-// `billing doctor`: is the deployment healthy? PostgreSQL and its migrations, Temporal, the
+// `billing doctor`: is the deployment healthy? PostgreSQL, its migrations and the app's role, Temporal, the
 // search attributes, the reconciliation Schedule, and the task queue: who polls it, how old its
 // backlog is (the staleness the HTTP service's check alerts on). Exit 0 when every check passes.
 import fs from 'node:fs';
@@ -8,6 +8,7 @@ import proto from '@temporalio/proto';
 import { type Command } from 'commander';
 import { type Config } from '../../platform/config.js';
 import { createPrisma, type PrismaClient } from '../../platform/database.js';
+import { databaseRoleVerdict, roleFactsSql, type RoleFacts } from '../../platform/database-roles.js';
 import {
   describeTaskQueueHealth,
   evaluateStaleness,
@@ -86,6 +87,14 @@ export async function runDoctor(deps: DoctorDeps, options: { json?: boolean }): 
       if (pending.length)
         throw new Error(`migrations not applied: ${pending.join(', ')} (run prisma migrate deploy)`);
       return `reachable; ${applied.size} migration(s) applied, none pending`;
+    }),
+    // The rule the worker and the HTTP service apply at start-up (docs/runbook.md, "Database roles").
+    await probe('database role', async () => {
+      const [facts] = await deps.db.$queryRawUnsafe<RoleFacts[]>(roleFactsSql());
+      const verdict = databaseRoleVerdict(env, facts!);
+      if (verdict.action === 'refuse') throw new Error(`DATABASE_URL ${verdict.message}`);
+      if (verdict.action === 'warn') return `warning: DATABASE_URL ${verdict.message}`;
+      return `${facts!.role}: reads and writes rows, no DDL, no superuser`;
     }),
     await probe('temporal', async () => {
       const info = await temporal().workflowService.getSystemInfo({});

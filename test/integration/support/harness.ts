@@ -53,9 +53,17 @@ function quietRuntime() {
 }
 
 let prisma: PrismaClient | undefined;
+/** The database as the app sees it: the app's login role (member of billing_app). */
 export function db(): PrismaClient {
   prisma ??= createPrisma(inject('databaseUrl'), { max: 5 });
   return prisma;
+}
+
+let ownerPrisma: PrismaClient | undefined;
+/** As the owner the migrations ran as: only for fixtures the app itself may not do (clearing audit rows). */
+export function ownerDb(): PrismaClient {
+  ownerPrisma ??= createPrisma(inject('ownerDatabaseUrl'), { max: 2 });
+  return ownerPrisma;
 }
 
 export async function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> {

@@ -1,9 +1,11 @@
 // The production shape on one machine, as docker-compose.yml describes it, without containers:
 // PostgreSQL; Temporal's two databases created and migrated by the compose file's own
 // `temporal-schema` script; the real Temporal server on them; the namespace and search
-// attributes by the compose file's `temporal-setup` script; the app's migrations; then two
-// workers and two HTTP services of this project. Every part can be restarted in place.
+// attributes by the compose file's `temporal-setup` script; the app's migrations as the owner and
+// its login role (compose's `migrate` and `db-app-role`); then two workers and two HTTP services
+// of this project, connected as that role. Every part can be restarted in place.
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -12,6 +14,7 @@ import { httpReady, spawnService, type ChildService } from '../../../bench/lib.j
 import { freePort } from '../../../src/dev/embedded-postgres.js';
 import { projectRoot, temporalCliExecutable } from '../../../src/dev/toolchain.js';
 import { WORKER_NODE_FLAGS } from '../../../src/platform/temporal/worker-factory.js';
+import { ensureAppLoginRole, withCredentials } from '../../../src/platform/database-roles.js';
 import { startPostgresProcess, workerEnv, type PostgresProcess } from '../../faults/support/processes.js';
 import { composeDatabaseUser, schemaScript, setupScript } from './compose-setup.js';
 import {
@@ -138,14 +141,22 @@ export async function startStack(options: {
     const setupEnv = { PATH: scriptPath, HOME: process.env.HOME, TEMPORAL_ADDRESS: temporalAddress };
     const setup = await whileServing(server, runScript(setupScript(), setupEnv, 180_000));
 
+    // As compose's migrate and db-app-role: the migrations as the owner, the services as the
+    // app's own login role.
     await run(path.join(projectRoot, 'node_modules', '.bin', 'prisma'), ['migrate', 'deploy'], {
       cwd: projectRoot,
-      env: { ...process.env, DATABASE_URL: postgres.databaseUrl },
+      env: { ...process.env, DATABASE_URL: undefined, MIGRATION_DATABASE_URL: postgres.databaseUrl },
     });
+    const appDatabaseUrl = withCredentials(
+      postgres.databaseUrl,
+      'billing_service',
+      randomBytes(24).toString('hex'),
+    );
+    await ensureAppLoginRole({ adminUrl: postgres.databaseUrl, appUrl: appDatabaseUrl });
 
     const serviceEnv = (extra: Record<string, string> = {}) =>
       workerEnv({
-        databaseUrl: postgres.databaseUrl,
+        databaseUrl: appDatabaseUrl,
         temporalAddress,
         taskQueue: options.taskQueue,
         extra: { TEMPORAL_NAMESPACE: 'default', ...options.extraEnv, ...extra },
@@ -185,9 +196,8 @@ export async function startStack(options: {
       tmp,
       tools,
       temporalAddress,
-      get databaseUrl() {
-        return postgres.databaseUrl;
-      },
+      // The app's role (the port and the role survive a PostgreSQL restart).
+      databaseUrl: appDatabaseUrl,
       async temporal(args) {
         const { stdout } = await run(
           temporalCliPath,
