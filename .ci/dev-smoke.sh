@@ -20,12 +20,16 @@ for round in 1 2; do
   npm_pid=$!
   ready=""
   for _ in $(seq 1 300); do
-    if curl -fsS -o /dev/null http://127.0.0.1:3000/readyz 2>/dev/null; then ready=yes; break; fi
+    # The stack polls /readyz itself and prints its banner after; the smoke waits for that line
+    # too, as a user does, or it can read the log before the banner is written.
+    if curl -fsS -o /dev/null http://127.0.0.1:3000/readyz 2>/dev/null && grep -q 'ready — press Ctrl-C' "$log"; then
+      ready=yes; break
+    fi
     if ! kill -0 "$npm_pid" 2>/dev/null; then break; fi
     sleep 1
   done
   if [ -z "$ready" ]; then
-    echo "[dev-smoke] round $round: /readyz never answered 200; npm run dev printed:"; tail -40 "$log"
+    echo "[dev-smoke] round $round: /readyz never answered 200 with the banner printed; npm run dev printed:"; tail -40 "$log"
     kill -TERM "$npm_pid" 2>/dev/null || true
     exit 1
   fi

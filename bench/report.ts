@@ -19,6 +19,7 @@ const TITLES: Record<string, string> = {
   ladders: 'Open ladders at scale (dev server, worker in a child process)',
   herd: 'Herd (time-skipping server, rate-limited notifications)',
   gates: 'Gates (bench/gates.ts)',
+  paid: 'Paid → back online (dev server, worker and HTTP service in child processes)',
 };
 
 function flatten(value: unknown, prefix: string, rows: [string, string][]) {

@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [--only webhook,gates,herd,ladders]`
+// `npm run bench [-- --quick] [--only webhook,gates,herd,ladders,paid]`
 //
 // Runs the benchmarks one after another (each starts the servers it needs and stops them), then
 // writes bench/results/latest.json and bench/results/latest.md with the machine they ran on.
@@ -11,11 +11,12 @@ import { projectRoot, temporalCliExecutable } from '../src/dev/toolchain.js';
 import { runGates } from './gates-run.js';
 import { herdDefaults, runHerd } from './herd.js';
 import { openLaddersDefaults, runOpenLadders } from './open-ladders.js';
+import { paidDefaults, runPaid } from './paid.js';
 import { progress, round } from './lib.js';
 import { renderMarkdown } from './report.js';
 import { runWebhookIngest, webhookIngestDefaults } from './webhook-ingest.js';
 
-const ALL = ['webhook', 'gates', 'herd', 'ladders'] as const;
+const ALL = ['webhook', 'gates', 'herd', 'ladders', 'paid'] as const;
 type Name = (typeof ALL)[number];
 
 const program = new Command()
@@ -195,6 +196,9 @@ for (const name of selected) {
         break;
       case 'gates':
         results.gates = await runGates(quick);
+        break;
+      case 'paid':
+        results.paid = await runPaid(paidDefaults(quick));
         break;
     }
   } catch (error) {

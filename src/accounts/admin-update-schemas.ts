@@ -2,16 +2,13 @@
 // The workflow checks the same limits itself, without zod (see src/workflows/admin-input.ts).
 import { z } from 'zod';
 import { ADMIN_INPUT_LIMITS } from '../workflows/admin-input.js';
+import { text } from '../platform/text.js';
 
 const limits = ADMIN_INPUT_LIMITS;
 
 const actorAndReason = {
-  actor: z.string().trim().min(1, 'actor is required').max(limits.actorMaxLength),
-  reason: z
-    .string()
-    .trim()
-    .min(limits.reasonMinLength, `reason is required (at least ${limits.reasonMinLength} characters)`)
-    .max(limits.reasonMaxLength),
+  actor: text(1, limits.actorMaxLength).describe('who does it'),
+  reason: text(limits.reasonMinLength, limits.reasonMaxLength).describe('why (for the audit log)'),
 };
 
 export const adminInputSchema = z.object(actorAndReason).strict();

@@ -3,34 +3,33 @@
 // them (their recorded power state is what a restore needs).
 import { z } from 'zod';
 import { type Prisma, type PrismaClient } from '../platform/database.js';
+import { text } from '../platform/text.js';
 
-export const serverSchema = z.object({
-  vmid: z.number().int().min(100).max(999_999_999),
-  node: z.string().trim().min(1).max(100),
-  kind: z.enum(['qemu', 'lxc']),
-  name: z.string().trim().max(200).nullish(),
-});
+export const serverSchema = z
+  .object({
+    vmid: z.number().int().min(100).max(999_999_999),
+    node: text(1, 100),
+    kind: z.enum(['qemu', 'lxc']),
+    name: text(0, 200).nullish(),
+  })
+  .strict();
 
 export const accountSyncSchema = z
   .object({
     stripeCustomerId: z
       .string()
-      .regex(/^cus_\w+$/, 'a Stripe customer id (cus_…)')
+      .regex(/^cus_[A-Za-z0-9_]+$/, 'a Stripe customer id (cus_…)')
       .nullable(),
-    email: z.email().nullish(),
-    name: z.string().trim().max(200).nullish(),
+    // zod's own email rule, stated as the pattern it is (a `format: email` would let each
+    // reader apply its own idea of an address).
+    email: z.string().max(254).regex(z.regexes.email, 'an email address').nullish(),
+    name: text(0, 200).nullish(),
     servers: z.array(serverSchema).max(1000).default([]),
   })
   .strict()
-  .superRefine((body, ctx) => {
-    const seen = new Set<number>();
-    body.servers.forEach((server, index) => {
-      if (seen.has(server.vmid)) {
-        ctx.addIssue({ code: 'custom', path: ['servers', index, 'vmid'], message: 'listed twice' });
-      }
-      seen.add(server.vmid);
-    });
-  });
+  .describe(
+    'The servers are the full list: servers no longer listed are forgotten (unless suspended by this service). A vmid listed more than once counts once if its entries agree; entries that disagree are a 409.',
+  );
 
 export type AccountSync = z.infer<typeof accountSyncSchema>;
 
@@ -50,6 +49,29 @@ export interface SyncResult {
   servers: { added: number; updated: number; removed: number; keptSuspended: number[] };
 }
 
+/**
+ * A vmid listed twice with the same details is one server; with different details the list
+ * contradicts itself (which node is it on?), and nothing is written.
+ */
+function distinctServers(servers: AccountSync['servers']): AccountSync['servers'] {
+  const byVmid = new Map<number, AccountSync['servers'][number]>();
+  for (const server of servers) {
+    const seen = byVmid.get(server.vmid);
+    if (!seen) byVmid.set(server.vmid, server);
+    else if (
+      seen.node !== server.node ||
+      seen.kind !== server.kind ||
+      (seen.name ?? null) !== (server.name ?? null)
+    ) {
+      throw new AccountConflictError(
+        `server ${server.vmid} is listed twice with different details`,
+        'servers',
+      );
+    }
+  }
+  return [...byVmid.values()];
+}
+
 export async function syncAccount(
   db: PrismaClient,
   accountId: string,
@@ -67,7 +89,8 @@ export async function syncAccount(
         throw new AccountConflictError('this Stripe customer belongs to another account', 'stripeCustomerId');
       }
     }
-    const vmids = body.servers.map((s) => s.vmid);
+    const servers = distinctServers(body.servers);
+    const vmids = servers.map((s) => s.vmid);
     const taken = await tx.server.findMany({
       where: { vmid: { in: vmids }, accountId: { not: accountId } },
       select: { vmid: true },
@@ -95,7 +118,7 @@ export async function syncAccount(
     const byVmid = new Map(current.map((s) => [s.vmid, s]));
     let added = 0;
     let updated = 0;
-    for (const server of body.servers) {
+    for (const server of servers) {
       const data = { node: server.node, kind: server.kind, name: server.name ?? null };
       const row = byVmid.get(server.vmid);
       if (!row) {

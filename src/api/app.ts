@@ -1,5 +1,8 @@
 import { type Client } from '@temporalio/client';
+import swagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import { type Config } from '../platform/config.js';
 import { type PrismaClient } from '../platform/database.js';
 import { type Logger } from '../platform/logger.js';
@@ -9,13 +12,14 @@ import { ingestFromConfig } from '../webhook/ingest-from-config.js';
 import { registry } from '../platform/observability/metrics.js';
 import { stalenessThresholds } from '../platform/observability/staleness-service.js';
 import { accountRoutes } from './routes/accounts.js';
-import { healthRoutes } from './routes/health.js';
+import { healthRoutes, healthzSchema } from './routes/health.js';
 import { stripeWebhookRoutes } from '../webhook/route.js';
 import { adminRoutes } from './routes/admin.js';
 import { eventRoutes } from './routes/events.js';
 import { announcementRoutes } from './routes/announcements.js';
 import { gateRoutes } from './routes/gates.js';
-import { openApiRoutes } from './openapi.js';
+import { openApiRoute, swaggerOptions } from './openapi.js';
+import { errorResponses } from './contract.js';
 import { authenticate, type ScopeTokens } from './auth.js';
 import { createAuthFailureLimiter, registerClientRateLimit } from './rate-limits.js';
 import { clientErrorHandler, frameworkErrors, genReqId, installErrorHandling } from './error-responses.js';
@@ -76,6 +80,9 @@ function baseApp(deps: HttpDeps): FastifyInstance {
     http: { connectionsCheckingInterval: 2_000 },
   });
   app.server.headersTimeout = TIMEOUTS.headersTimeout;
+  // Every route's zod schemas validate its request parts and serialise its answers.
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
   installErrorHandling(app);
   // The API speaks JSON only: anything else is a 415, not a string for the schemas to reject.
   app.removeContentTypeParser('text/plain');
@@ -120,7 +127,9 @@ export function buildServer(deps: HttpDeps): FastifyInstance {
   const { ladder, webhook } = shared(deps);
   sweepQueuedAlerts(app, webhook.ingest, deps.logger);
   app.addHook('onRequest', authenticate(scopeTokens(env), webhook.authFailures));
-  // Registered first, so the routes below (in a child context) get its hook.
+  // First, so that it sees every route registered after it (its onRoute hook collects them).
+  void app.register(swagger, swaggerOptions);
+  // Registered before the routes, so the routes below (in a child context) get its hook.
   void registerClientRateLimit(app, env.RATE_LIMIT_PER_MINUTE);
   void app.register((routes, _options, done) => {
     healthRoutes(routes, {
@@ -141,9 +150,23 @@ export function buildServer(deps: HttpDeps): FastifyInstance {
     });
     adminRoutes(routes, { db: deps.db, ladder });
     eventRoutes(routes, { db: deps.db, ingest: webhook.ingest });
-    openApiRoutes(routes);
-    routes.get('/metrics', { logLevel: 'silent', config: { rateLimit: false } }, async (_request, reply) =>
-      reply.type(registry.contentType).send(await registry.metrics()),
+    openApiRoute(routes);
+    routes.get(
+      '/metrics',
+      {
+        logLevel: 'silent',
+        config: { rateLimit: false },
+        schema: {
+          tags: ['ops'],
+          operationId: 'metrics',
+          summary: 'Prometheus metrics',
+          response: {
+            200: { description: 'Prometheus text format', content: { 'text/plain': { schema: z.string() } } },
+            ...errorResponses({ limited: false }),
+          },
+        },
+      },
+      async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()),
     );
     done();
   });
@@ -166,7 +189,9 @@ function scopeTokens(env: Config['env']): ScopeTokens {
  */
 export function buildPublicServer(deps: HttpDeps): FastifyInstance {
   const app = baseApp(deps);
-  app.get('/healthz', { logLevel: 'silent' }, () => ({ status: 'ok' }));
+  app.get('/healthz', { logLevel: 'silent', config: { rateLimit: false }, schema: healthzSchema }, () => ({
+    status: 'ok' as const,
+  }));
   stripeWebhookRoutes(app, shared(deps).webhook);
   return app;
 }

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { type Socket } from 'node:net';
 import { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { type ErrorResponse } from './validation.js';
+import { type ErrorBody, type ErrorResponse } from './validation.js';
 
 /** Request ids: random, so they say nothing about traffic; echoed as `x-request-id`. */
 export const genReqId = () => randomUUID();
@@ -29,7 +29,7 @@ const KINDS: Record<number, string> = {
   431: 'request_header_fields_too_large',
 };
 
-function send(reply: FastifyReply, status: number, body: Omit<ErrorResponse, 'requestId'>) {
+function send(reply: FastifyReply, status: number, body: ErrorBody) {
   const requestId = String(reply.request.id);
   return reply
     .code(status)
@@ -73,17 +73,7 @@ export function installErrorHandling(app: FastifyInstance) {
   app.addHook('onRoute', (route) => {
     for (const method of [route.method].flat()) routes.push({ method, pattern: patternOf(route.url) });
   });
-  app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
-    void reply.header('x-request-id', String(request.id));
-  });
-  // The routes' own error answers (400 with fields, 401, 404, 409, 503) get the request id too.
-  app.addHook('preSerialization', async (request: FastifyRequest, reply: FastifyReply, payload: unknown) =>
-    reply.statusCode >= 400 && isErrorBody(payload) && payload.requestId === undefined
-      ? { ...payload, requestId: String(request.id) }
-      : payload,
-  );
-
-  app.setNotFoundHandler((request, reply) => {
+  const unrouted = (request: FastifyRequest, reply: FastifyReply) => {
     const path = request.url.split('?')[0] ?? '/';
     const allowed = [...new Set(routes.filter((r) => r.pattern.test(path)).map((r) => r.method))];
     if (allowed.length > 0) {
@@ -94,9 +84,33 @@ export function installErrorHandling(app: FastifyInstance) {
       });
     }
     return send(reply, 404, { error: 'not_found', message: `no route ${request.method} ${path}` });
+  };
+  app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+    void reply.header('x-request-id', String(request.id));
+    // No route: answered before anything of the request is read (a QUERY or DELETE body would
+    // otherwise be parsed, and its media type refused, before the 404 or 405).
+    if (request.is404) return unrouted(request, reply);
   });
+  // The routes' own error answers (400 with fields, 401, 404, 409, 503) get the request id too.
+  app.addHook('preSerialization', async (request: FastifyRequest, reply: FastifyReply, payload: unknown) =>
+    reply.statusCode >= 400 && isErrorBody(payload) && payload.requestId === undefined
+      ? { ...payload, requestId: String(request.id) }
+      : payload,
+  );
+
+  app.setNotFoundHandler((request, reply) => unrouted(request, reply));
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error.validation) {
+      // A request part failed its route's schema: which part, and each input's problems.
+      const where = error.validationContext === 'querystring' ? 'query' : (error.validationContext ?? 'body');
+      const fields: Record<string, string[]> = {};
+      for (const issue of error.validation) {
+        const key = [where, ...issue.instancePath.split('/').filter(Boolean)].join('.');
+        (fields[key] ??= []).push(issue.message ?? 'invalid');
+      }
+      return send(reply, 400, { error: 'bad_request', message: `invalid request ${where}`, fields });
+    }
     const status = error.statusCode ?? 500;
     if (status >= 400 && status < 500) {
       // Fastify's own 4xx (parsing, limits): its message says what was wrong with the request.

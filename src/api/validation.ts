@@ -1,5 +1,6 @@
-// Request validation for the route modules: zod schemas in, 400 with field errors out. The same
-// schemas feed the OpenAPI document (src/api/openapi.ts), so docs and checks cannot drift.
+// The zod schemas the routes share. Fastify validates every request part with them and
+// serialises every answer with them (fastify-type-provider-zod), and /openapi.json is generated
+// from the same schemas (src/api/openapi.ts): what the document says is what the service checks.
 import { type FastifyReply } from 'fastify';
 import { z } from 'zod';
 
@@ -10,49 +11,26 @@ export const errorResponseSchema = z
     fields: z
       .record(z.string(), z.array(z.string()))
       .optional()
-      .describe('per-field problems, keyed by the field path (e.g. "body.action")'),
+      .describe(
+        'on 400 (and 409): per-input problems, keyed by where the input is and its path ("body.action", "query.limit", "params.accountId", "headers.stripe-signature")',
+      ),
     requestId: z
       .string()
-      .optional()
       .describe('the id of the request in the service log (also in the x-request-id header)'),
   })
   .meta({ id: 'Error' });
 
 export type ErrorResponse = z.infer<typeof errorResponseSchema>;
+/** What a route hands over; the request id is added on the way out (src/api/error-responses.ts). */
+export type ErrorBody = Omit<ErrorResponse, 'requestId'>;
 
-type Where = 'body' | 'query' | 'params';
-
-function fieldErrors(where: Where, error: z.ZodError): Record<string, string[]> {
-  const fields: Record<string, string[]> = {};
-  for (const issue of error.issues) {
-    const key = [where, ...issue.path.map(String)].join('.');
-    (fields[key] ??= []).push(issue.message);
-  }
-  return fields;
-}
-
-/**
- * Parses one part of the request; on failure answers 400 and returns `undefined`, so a handler
- * reads `const body = parse(...); if (!body) return reply;`.
- */
-export function parse<S extends z.ZodType>(
-  reply: FastifyReply,
-  where: Where,
-  schema: S,
-  input: unknown,
-): z.output<S> | undefined {
-  const result = schema.safeParse(input ?? (where === 'body' ? undefined : {}));
-  if (result.success) return result.data;
-  void reply.code(400).send({
-    error: 'bad_request',
-    message: `invalid request ${where}`,
-    fields: fieldErrors(where, result.error),
-  } satisfies ErrorResponse);
-  return undefined;
+/** Answers with the error body; the status must be one the route's schema declares. */
+export function sendError(reply: FastifyReply, status: number, body: ErrorBody) {
+  return reply.code(status).send(body);
 }
 
 export function notFound(reply: FastifyReply, message: string) {
-  return reply.code(404).send({ error: 'not_found', message } satisfies ErrorResponse);
+  return sendError(reply, 404, { error: 'not_found', message });
 }
 
 /**
@@ -70,12 +48,24 @@ export const accountIdSchema = z
 export const MAX_VMID = 2_147_483_647;
 const VMID_RULE = `expected a vmid: a whole number from 1 to ${MAX_VMID}`;
 
-/** A vmid in a path or query: decimal digits only (no "0x3E9", " 1001", "1e3", "+7"). */
-export const vmidSchema = z
-  .string({ message: VMID_RULE })
-  .regex(/^[1-9][0-9]{0,9}$/, VMID_RULE)
-  .transform(Number)
-  .pipe(z.number().max(MAX_VMID, VMID_RULE));
+/**
+ * A whole number in a path or query string: decimal digits only (no "0x3E9", " 1001", "1e3",
+ * "+7", ""), within [min, max]. Documented as the integer it stands for.
+ */
+export function integerString(min: number, max: number, rule: string) {
+  const digits = min === 0 ? /^(0|[1-9][0-9]*)$/ : /^[1-9][0-9]*$/;
+  return z
+    .string({ message: rule })
+    .regex(digits, rule)
+    .transform(Number)
+    .pipe(z.number().min(min, rule).max(max, rule))
+    .meta({ type: 'integer', minimum: min, maximum: max, pattern: undefined });
+}
+
+/** A vmid in a path. */
+export const vmidSchema = integerString(1, MAX_VMID, VMID_RULE).describe(
+  `a server's vmid: a whole number from 1 to ${MAX_VMID}, decimal digits only`,
+);
 
 /** A vmid in a JSON body. */
 export const vmidNumberSchema = z
@@ -83,3 +73,9 @@ export const vmidNumberSchema = z
   .int(VMID_RULE)
   .min(1, VMID_RULE)
   .max(MAX_VMID, VMID_RULE);
+
+/** A timestamp in an answer: the handler may hand over a Date, the body carries ISO 8601. */
+export const timestampSchema = z.codec(z.iso.datetime(), z.date(), {
+  decode: (text) => new Date(text),
+  encode: (date) => date.toISOString(),
+});

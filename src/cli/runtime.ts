@@ -90,6 +90,29 @@ export function describeFailure(error: unknown): { message: string; exitCode: nu
   return { message: text, exitCode: EXIT.failure };
 }
 
+/** Connects to Temporal, or stops the command with one line and exit code 69. */
+export async function connectTemporal(config: Config): Promise<Client> {
+  try {
+    return await connectClient(config.env);
+  } catch (error) {
+    const address = config.env.TEMPORAL_ADDRESS;
+    throw new CliError(
+      `cannot reach Temporal at ${address} (${reasonOf(error)}): ${HINTS.Temporal(address)}`,
+      EXIT.unavailable,
+    );
+  }
+}
+
+/** The ladder client the services use, on the configured task queue and policy. */
+export function cliLadderClient(config: Config, client: Client): LadderClient {
+  return createLadderClient({
+    client,
+    taskQueue: config.env.TEMPORAL_TASK_QUEUE,
+    policy: config.policy,
+    notificationTaskQueues: notificationTaskQueuesFor(config.env.TEMPORAL_TASK_QUEUE),
+  });
+}
+
 /**
  * Builds the real dependencies for one command run and closes them afterwards. Temporal is only
  * connected when a command asks the ladder something.
@@ -101,21 +124,8 @@ export async function withRealDeps(run: (deps: CliDeps) => Promise<void>): Promi
   let ladder: LadderClient | undefined;
   const getLadder = async () => {
     if (!ladder) {
-      try {
-        client = await connectClient(config.env);
-      } catch (error) {
-        const address = config.env.TEMPORAL_ADDRESS;
-        throw new CliError(
-          `cannot reach Temporal at ${address} (${reasonOf(error)}): ${HINTS.Temporal(address)}`,
-          EXIT.unavailable,
-        );
-      }
-      ladder = createLadderClient({
-        client,
-        taskQueue: config.env.TEMPORAL_TASK_QUEUE,
-        policy: config.policy,
-        notificationTaskQueues: notificationTaskQueuesFor(config.env.TEMPORAL_TASK_QUEUE),
-      });
+      client = await connectTemporal(config);
+      ladder = cliLadderClient(config, client);
     }
     return ladder;
   };

@@ -20,7 +20,10 @@ import { describePolicy } from '../platform/policy-summary.js';
 import { startEmbeddedPostgres } from './embedded-postgres.js';
 import { APP_GROUP_ROLE, ensureAppLoginRole, withCredentials } from '../platform/database-roles.js';
 
-const dataDir = path.join(projectRoot, '.data');
+// DEV_DATA_DIR: another folder for a throw-away stack (the contract check starts one beside a
+// developer's own `npm run dev`, which keeps .data/).
+const dataDir = path.resolve(projectRoot, process.env.DEV_DATA_DIR || '.data');
+const shown = path.relative(projectRoot, dataDir) || '.';
 /** The app's login role on the embedded PostgreSQL, as in docker-compose.yml. */
 const DEV_APP_ROLE = 'billing_service';
 
@@ -173,7 +176,7 @@ async function startPostgres(): Promise<string> {
     );
   }
   const pgDir = path.join(dataDir, 'postgres');
-  say(`starting embedded PostgreSQL on 127.0.0.1:${port} (data: .data/postgres)`);
+  say(`starting embedded PostgreSQL on 127.0.0.1:${port} (data: ${shown}/postgres)`);
   const logFile = path.join(dataDir, 'postgres.log');
   const pg = await startEmbeddedPostgres({
     dataDir: pgDir,
@@ -182,7 +185,7 @@ async function startPostgres(): Promise<string> {
     onLog: (line) => fs.appendFileSync(logFile, line),
   }).catch((error: unknown) =>
     fail(
-      `embedded PostgreSQL could not start: ${error instanceof Error ? error.message : String(error)} (log: .data/postgres.log)`,
+      `embedded PostgreSQL could not start: ${error instanceof Error ? error.message : String(error)} (log: ${shown}/postgres.log)`,
     ),
   );
   cleanups.push(() => pg.stop());
@@ -200,7 +203,7 @@ async function startTemporal(port: number, uiPort: number): Promise<void> {
   const dbFile = path.join(dataDir, 'temporal.sqlite');
   const executable = temporalCliExecutable();
   say(
-    `starting the Temporal dev server on 127.0.0.1:${port}, Web UI on ${uiPort} (data: .data/temporal.sqlite)`,
+    `starting the Temporal dev server on 127.0.0.1:${port}, Web UI on ${uiPort} (data: ${shown}/temporal.sqlite)`,
   );
   if (executable.type === 'existing-path') {
     startChild(
@@ -325,7 +328,7 @@ async function main() {
       ...wait,
       hint: external.temporal
         ? `is a Temporal server running at ${config.env.TEMPORAL_ADDRESS}? Unset TEMPORAL_ADDRESS to get the local dev server, or start one there`
-        : `the local dev server did not answer; see .data/temporal.log`,
+        : `the local dev server did not answer; see ${shown}/temporal.log`,
     },
   ).catch((error: unknown) => fail(error instanceof Error ? error.message : String(error)));
   const added = await registerSearchAttributes(client, config.env.TEMPORAL_NAMESPACE);
@@ -385,7 +388,7 @@ async function main() {
   );
   say(`HTTP service:  ${base}  (health: ${base}/healthz, readiness: ${base}/readyz)`);
   say(`Temporal UI:   ${config.env.TEMPORAL_UI_URL}`);
-  say(`dev tokens and webhook secret: .data/dev-secrets.json`);
+  say(`dev tokens and webhook secret: ${shown}/dev-secrets.json`);
   say('CLI: npm run -s billing -- list   (reads .data/dev.env); try: npm run -s billing -- simulate --help');
   say('ready — press Ctrl-C to stop');
 }

@@ -62,32 +62,45 @@ function row(...cells: (0 | 1)[]): Record<GateState, boolean> {
   >;
 }
 
-const WHAT: Record<ActionGroup, string> = {
-  server_power: 'Starting servers and the console',
-  // Stryker disable next-line StringLiteral: never shown, the matrix allows stopping in every state
-  server_stop: 'Stopping servers',
-  server_provision: 'Creating new servers',
-  backup_change: 'Backup changes (create, restore, delete, prune)',
-  // Stryker disable next-line StringLiteral: never shown, the matrix allows backup reads in every state
-  backup_read: 'Listing and downloading backups',
-  // Stryker disable next-line StringLiteral: never shown, the matrix allows file reads in every state
-  file_read: 'Reading and downloading files',
-  file_change: 'Changing files (write, upload, delete)',
-  repair: 'Automatic repairs',
+/**
+ * What each group is called in a denial, with the verb form its subject takes: "Automatic
+ * repairs are", "Creating new servers is". The number belongs to the noun, so it is written next
+ * to it rather than guessed from the words.
+ */
+interface Subject {
+  noun: string;
+  is: 'is' | 'are';
+}
+
+const WHAT: Record<ActionGroup, Subject> = {
+  server_power: { noun: 'Starting servers and opening the console', is: 'are' },
+  // Stryker disable next-line StringLiteral,ObjectLiteral: never shown, the matrix allows stopping in every state
+  server_stop: { noun: 'Stopping servers', is: 'is' },
+  server_provision: { noun: 'Creating new servers', is: 'is' },
+  backup_change: { noun: 'Backup changes (create, restore, delete, prune)', is: 'are' },
+  // Stryker disable next-line StringLiteral,ObjectLiteral: never shown, the matrix allows backup reads in every state
+  backup_read: { noun: 'Listing and downloading backups', is: 'are' },
+  // Stryker disable next-line StringLiteral,ObjectLiteral: never shown, the matrix allows file reads in every state
+  file_read: { noun: 'Reading and downloading files', is: 'are' },
+  file_change: { noun: 'Changing files (write, upload, delete)', is: 'is' },
+  repair: { noun: 'Automatic repairs', is: 'are' },
 };
 
 const PAY = 'Pay the open invoice to restore full access.';
 const DOWNLOADS = 'You can still download your files and backups.';
 
+/** "Automatic repairs are", the start of every denial. */
+const subject = (group: ActionGroup) => `${WHAT[group].noun} ${WHAT[group].is}`;
+
 const DENIED_MESSAGE: Record<DeniedCode, (group: ActionGroup) => string> = {
   BILLING_OVERDUE: (group) =>
-    `${WHAT[group]} is not available while a payment on your account is overdue. Your existing servers keep running. ${PAY}`,
+    `${subject(group)} not available while a payment on your account is overdue. Your existing servers keep running. ${PAY}`,
   BILLING_BACKUPS_BLOCKED: (group) =>
-    `${WHAT[group]} is paused because a payment on your account is overdue. You can still list and download your backups. ${PAY}`,
+    `${subject(group)} paused because a payment on your account is overdue. You can still list and download your backups. ${PAY}`,
   BILLING_SUSPENDED: (group) =>
-    `${WHAT[group]} is not available: your servers are suspended for billing because a payment is overdue. Nothing is broken and no data has been deleted. ${DOWNLOADS} ${PAY}`,
+    `${subject(group)} not available: your servers are suspended for billing because a payment is overdue. Nothing is broken and no data has been deleted. ${DOWNLOADS} ${PAY}`,
   BILLING_RETAINED: (group) =>
-    `${WHAT[group]} is not available: your servers are suspended for billing and your data is retained, untouched. ${DOWNLOADS} ${PAY}`,
+    `${subject(group)} not available: your servers are suspended for billing and your data is retained, untouched. ${DOWNLOADS} ${PAY}`,
 };
 
 const ALLOWED_MESSAGE: Record<GateState, string> = {

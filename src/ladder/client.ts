@@ -7,6 +7,7 @@ import {
   type Client,
   type WorkflowHandle,
 } from '@temporalio/client';
+import { policyDetails } from '../platform/policy-summary.js';
 import { type billingEnforcementWorkflow } from '../workflows/billing-enforcement.js';
 import { type opsAlertWorkflow } from '../workflows/ops-alert.js';
 import { type OpsAlert } from '../notifications/ops-alerts.js';
@@ -103,6 +104,9 @@ export function createLadderClient(options: LadderClientOptions) {
             signal: paymentFailedSignal,
             signalArgs: [signal],
             staticSummary: `Billing enforcement for ${accountId}`,
+            // The input holds the policy in milliseconds; `temporal workflow describe` and the
+            // UI show this next to it (a run continued as new shows it in its current details).
+            staticDetails: policyDetails(options.policy),
           },
         ),
       );

@@ -82,7 +82,7 @@ function body(template: EmailTemplate, ctx: EmailContext): Body {
     case 'final_warning':
       return {
         subject: `Final notice: ${amount} unpaid, backups paused, servers will be stopped`,
-        lead: `${amount} is still unpaid. Backup changes (create, restore, delete) are paused until it is paid.`,
+        lead: `${amount} is still unpaid. Backup changes (create, restore, delete, prune) are paused until it is paid.`,
         blocked: 'Backup create, restore, delete and prune.',
         stillWorks: `Your servers keep running and the console works. ${DOWNLOADS_WORK}`,
         next: `If the invoice is still unpaid on ${when}, your servers will be stopped. Nothing will be deleted.`,

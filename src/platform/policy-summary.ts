@@ -1,5 +1,6 @@
-// The policy in force, in the units operators think in (hours and days), for start-up banners
-// and logs: the workflow input carries milliseconds.
+// The policy in force, in the units operators think in (hours and days), for start-up banners,
+// logs and the details each ladder shows in Temporal's tools: the workflow input carries
+// milliseconds. Pure (no Node built-ins): the workflow code imports it too.
 import type { EnforcementPolicy } from '../workflows/definitions.js';
 
 const MINUTE_MS = 60_000;
@@ -20,9 +21,37 @@ export function describePolicy(policy: EnforcementPolicy): string[] {
   return [
     `policy ${policy.version}, mode ${policy.dryRun ? 'dry-run (nothing is done to customers)' : 'enforce'}`,
     `  warning email         at once`,
+    ...(policy.reminderAfterMs === undefined
+      ? []
+      : [`  reminder email        after ${humanDuration(policy.reminderAfterMs)}`]),
     `  final warning         after ${humanDuration(policy.finalWarningAfterMs)} (backups blocked)`,
     `  suspension            after ${humanDuration(policy.suspendAfterMs)} (servers stopped, nothing deleted)`,
     `  retained              after ${humanDuration(policy.retainAfterMs)}`,
     `  deletion review due   ${humanDuration(policy.retentionMs)} after retained (a person decides)`,
   ];
+}
+
+/**
+ * The ladder's policy as Markdown, for the details Temporal shows with each workflow (the Web
+ * UI's workflow page and `temporal workflow metadata`): the input says `suspendAfterMs: 432000000`,
+ * this says "after 120 h (5 d)".
+ */
+export function policyDetails(policy: EnforcementPolicy): string {
+  const rung = (name: string, when: string) => `- ${name}: ${when}`;
+  return [
+    `**Policy ${policy.version}**, mode ${policy.dryRun ? 'dry-run (nothing is done to customers)' : 'enforce'}; times from the first failed payment:`,
+    '',
+    rung('warning email', 'at once'),
+    ...(policy.reminderAfterMs === undefined
+      ? []
+      : [rung('reminder email', `after ${humanDuration(policy.reminderAfterMs)}`)]),
+    rung('final warning', `after ${humanDuration(policy.finalWarningAfterMs)}, backups blocked`),
+    rung('suspension', `after ${humanDuration(policy.suspendAfterMs)}, servers stopped, nothing deleted`),
+    rung('retained', `after ${humanDuration(policy.retainAfterMs)}`),
+    rung('deletion review due', `${humanDuration(policy.retentionMs)} after retained (a person decides)`),
+    rung(
+      'circuit breaker',
+      `holds suspensions beyond ${policy.suspensionBreaker.threshold} in ${humanDuration(policy.suspensionBreaker.windowMs)}`,
+    ),
+  ].join('\n');
 }

@@ -15,8 +15,10 @@ export class WebhookRejectedError extends Error {
 }
 
 // The few fields everything downstream relies on; the rest of the event is kept as Stripe sent it.
-const eventEnvelope = z.object({
-  id: z.string().regex(/^evt_\w+$/),
+// Also the webhook's request body in /openapi.json (ASCII classes: a pattern's \w means more
+// than A-Z a-z 0-9 _ in other readers' regular expressions).
+export const eventEnvelope = z.object({
+  id: z.string().regex(/^evt_[A-Za-z0-9_]+$/),
   object: z.literal('event'),
   type: z.string().min(1),
   created: z.number().int().positive(),

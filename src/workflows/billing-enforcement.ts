@@ -4,7 +4,8 @@
 // and ends it at any rung. Nothing is ever deleted here.
 //
 // The story: wait for the next rung or a message; climb when the rung is due; restore when
-// nothing is owed. State lives in ladder-state.ts, messages in messages.ts, rungs in climb.ts.
+// nothing is owed, even in the middle of a rung (preempt.ts). State lives in ladder-state.ts,
+// messages in messages.ts, rungs in climb.ts.
 import { allHandlersFinished, condition, continueAsNew, workflowInfo } from '@temporalio/workflow';
 import { type EnforcementInput, type EnforcementResult } from './definitions.js';
 import { climb, restore } from './climb.js';
@@ -28,6 +29,8 @@ export async function billingEnforcementWorkflow(input: EnforcementInput): Promi
     );
     if (!overdue || ladder.restoreRequest) return restore(ladder);
     await climb(ladder, 'overdue');
+    // Still active: paid before the overdue rung's transition (preempted); nothing to lift.
+    if (ladder.s.state === 'active') return restore(ladder);
     ladder.publish();
   }
 
@@ -52,7 +55,7 @@ export async function billingEnforcementWorkflow(input: EnforcementInput): Promi
         ladder.climbing = next.rung;
         const climbed = await climb(ladder, next.rung);
         ladder.climbing = null;
-        if (!climbed) {
+        if (climbed === 'held') {
           await ladder.waitForChange(() => stopWaiting() || ladder.s.suspensionHoldReleased !== null, {
             since,
             timeout: SUSPENSION_HOLD_RECHECK,

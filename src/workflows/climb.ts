@@ -1,10 +1,13 @@
 // Climbing one rung of the table in ladder.ts, and restoring: the activities each rung calls, in
 // the order every recorded ladder called them (replay depends on that order). A rung is:
 // dry-run check → state transition → its enforcement → customer email → Discord → history entry.
+// A payment preempts it between any two steps (preempt.ts): no enforcement starts once the
+// account has settled, and its notifications are not awaited.
 import {
   allHandlersFinished,
   condition,
   continueAsNew,
+  isCancellation,
   proxyActivities,
   workflowInfo,
   type ActivityOptions,
@@ -20,6 +23,7 @@ import {
 } from './definitions.js';
 import { changesState, isNotice, restoreLifts, rungSpec, type RungName, type RungSpec } from './ladder.js';
 import { freshState, nowIso, type LadderState } from './ladder-state.js';
+import { mootFor, preempting, sendUnlessSettled } from './preempt.js';
 
 // Enforcement actions (state, backups, servers) retry with backoff until they succeed; the
 // activities alert ops when they keep failing. Notifications fail soft after a few attempts.
@@ -39,6 +43,9 @@ const SERVERS: ActivityOptions = {
 };
 const NOTIFY: ActivityOptions = {
   startToCloseTimeout: '1 minute',
+  // A preempted notification (preempt.ts) resolves at once: one already being sent finishes on
+  // its own, through the ledger. Only preempting ladders ever cancel one.
+  cancellationType: 'TRY_CANCEL',
   retry: {
     initialInterval: '2s',
     backoffCoefficient: 2,
@@ -93,9 +100,17 @@ export async function audit(
 }
 
 async function transition(ladder: LadderState, to: BillingState): Promise<Step> {
-  const dryRun = await effectiveDryRun(ladder);
-  const step = ladder.nextStep(to);
-  const at = nowIso();
+  return writeTransition(ladder, to, await effectiveDryRun(ladder));
+}
+
+async function writeTransition(
+  ladder: LadderState,
+  to: BillingState,
+  dryRun: boolean,
+  fixed?: { step: string; at: string },
+): Promise<Step> {
+  const step = fixed?.step ?? ladder.nextStep(to);
+  const at = fixed?.at ?? nowIso();
   const base = { accountId: ladder.accountId, ...run(), step, at, dryRun, to };
   if (to === 'retained') {
     await act(ENFORCE, 'Mark the account retained').markRetained({
@@ -113,8 +128,9 @@ async function transition(ladder: LadderState, to: BillingState): Promise<Step> 
 async function notify(actions: string[], label: string, send: () => Promise<string>) {
   try {
     actions.push(`${label}: ${await send()}`);
-  } catch {
-    actions.push(`${label}: failed`);
+  } catch (error) {
+    // Cancelled only when the account settled while it waited in its queue (preempt.ts).
+    actions.push(`${label}: ${isCancellation(error) ? 'dropped, settled before it was sent' : 'failed'}`);
   }
 }
 
@@ -172,9 +188,14 @@ async function discord(
  * Asks the circuit breaker for a suspension slot. Held: ops hears about it once, and the ladder
  * recounts later. Granted: the dry-run decision taken here is the suspension's.
  */
-async function claimSuspension(ladder: LadderState): Promise<{ granted: boolean; dryRun: boolean }> {
+async function claimSuspension(
+  ladder: LadderState,
+  preempts: boolean,
+): Promise<{ granted: boolean; dryRun: boolean } | 'preempted'> {
   const { s, policy } = ladder;
+  const moot = mootFor(ladder, preempts);
   const dryRun = await effectiveDryRun(ladder);
+  if (moot()) return 'preempted';
   const slot = await act(ENFORCE, 'Circuit breaker: claim a suspension slot').claimSuspensionSlot({
     accountId: ladder.accountId,
     ...run(),
@@ -185,6 +206,7 @@ async function claimSuspension(ladder: LadderState): Promise<{ granted: boolean;
     dryRun,
     bypass: s.suspensionHoldReleased !== null,
   });
+  if (moot()) return 'preempted';
   if (slot.granted) {
     s.suspensionHold = null;
     return { granted: true, dryRun };
@@ -199,14 +221,18 @@ async function claimSuspension(ladder: LadderState): Promise<{ granted: boolean;
     threshold: policy.suspensionBreaker.threshold,
   };
   const actions: string[] = [];
-  await discord(
-    ladder,
-    actions,
-    { channel: 'ops', title: 'Circuit breaker: suspension held' },
-    { step: ladder.nextStep('suspension-hold'), dryRun, at: nowIso() },
-    `${slot.recentSuspensions} suspensions in the last ${Math.round(policy.suspensionBreaker.windowMs / 60_000)} min (threshold ${policy.suspensionBreaker.threshold}). ` +
-      'Release with `billing release-hold` once the cause is understood.',
-  );
+  const holdStep = { step: ladder.nextStep('suspension-hold'), dryRun, at: nowIso() };
+  await sendUnlessSettled(ladder, preempts, [
+    () =>
+      discord(
+        ladder,
+        actions,
+        { channel: 'ops', title: 'Circuit breaker: suspension held' },
+        holdStep,
+        `${slot.recentSuspensions} suspensions in the last ${Math.round(policy.suspensionBreaker.windowMs / 60_000)} min (threshold ${policy.suspensionBreaker.threshold}). ` +
+          'Release with `billing release-hold` once the cause is understood.',
+      ),
+  ]);
   ladder.record('suspension_held', { actions, detail: `${slot.recentSuspensions} recent suspensions` });
   ladder.publish();
   return { granted: false, dryRun };
@@ -267,18 +293,28 @@ const DISCORD_DETAIL: Partial<Record<RungName, (ladder: LadderState) => string>>
     'Retention has ended. A person decides; this service never deletes. Payment still restores the account.',
 };
 
+export type Climbed = 'climbed' | 'held' | 'preempted';
+
 /**
- * Climbs one rung. Returns false when the circuit breaker holds a suspension (the ladder
- * recounts later). Everything a handler may change while this awaits is read afterwards
+ * Climbs one rung. Returns 'held' when the circuit breaker holds a suspension (the ladder
+ * recounts later), 'preempted' when the account settled before the rung was done (the ladder
+ * restores next). Everything a handler may change while this awaits is read afterwards
  * (see the note in messages.ts).
  */
-export async function climb(ladder: LadderState, rung: RungName): Promise<boolean> {
+export async function climb(ladder: LadderState, rung: RungName): Promise<Climbed> {
   const spec = rungSpec(rung);
   const { s } = ladder;
+  const preempts = preempting();
+  const moot = mootFor(ladder, preempts);
+  const preempted = (before: string): Climbed => {
+    ladder.record('rung_preempted', { detail: `${rung}: settled before ${before}` });
+    return 'preempted';
+  };
   let claimed: { dryRun: boolean } | null = null;
   if (spec.enforces === 'stop_servers') {
-    const slot = await claimSuspension(ladder);
-    if (!slot.granted) return false;
+    const slot = await claimSuspension(ladder, preempts);
+    if (slot === 'preempted') return preempted('its circuit-breaker slot was used');
+    if (!slot.granted) return 'held';
     claimed = slot;
   }
   if (rung === 'overdue') s.overdueSince = nowIso();
@@ -289,20 +325,28 @@ export async function climb(ladder: LadderState, rung: RungName): Promise<boolea
     s.noticesSent = [...(s.noticesSent ?? []), spec.rung];
   }
   let step: Step;
+  const dryRun = await effectiveDryRun(ladder);
+  if (moot()) return preempted('its state changed');
   if (changesState(spec)) {
-    step = await transition(ladder, spec.to);
+    step = await writeTransition(ladder, spec.to, dryRun);
     if (claimed) step = { ...step, dryRun: claimed.dryRun };
   } else {
-    const dryRun = await effectiveDryRun(ladder);
     step = { dryRun, step: ladder.nextStep(spec.rung.replace('_', '-')), at: nowIso() };
   }
-  const actions = await enforce(ladder, spec, step);
-  if (spec.email) await email(ladder, actions, spec.email, step);
-  if (spec.discord) await discord(ladder, actions, spec.discord, step, DISCORD_DETAIL[rung]?.(ladder));
+  // From here the state has changed: what was done is recorded under the rung's own entry.
+  const actions = moot() ? [] : await enforce(ladder, spec, step);
+  const { email: template, discord: post } = spec;
+  const dropped = await sendUnlessSettled(ladder, preempts, [
+    ...(template ? [() => email(ladder, actions, template, step)] : []),
+    ...(post ? [() => discord(ladder, actions, post, step, DISCORD_DETAIL[rung]?.(ladder))] : []),
+  ]);
   // A rung without a customer email does nothing to the customer, dry-run or not.
   const marked = step.dryRun && spec.email !== null ? ['dry-run', ...actions] : actions;
-  ladder.record(spec.historyKind, { actions: marked });
-  return true;
+  ladder.record(spec.historyKind, {
+    actions: marked,
+    ...(dropped || moot() ? { detail: 'settled during the rung: the ladder restores next' } : {}),
+  });
+  return dropped || moot() ? 'preempted' : 'climbed';
 }
 
 /** Lifts everything the ladder enforced and ends the workflow. */
@@ -314,37 +358,49 @@ export async function restore(ladder: LadderState): Promise<EnforcementResult> {
   const wasState = ladder.s.state;
   const actions: string[] = [];
   if (wasState !== 'active') {
-    // The restore reads the flags once for its notifications and once more in its transition.
-    const dryRun = await effectiveDryRun(ladder);
-    const step = { ...(await transition(ladder, 'active')), dryRun };
-    const lifted: string[] = [];
+    // What the customer waits for: the state, backups and servers. Preempting ladders start all
+    // three at once (the transition after its flag read, which decides only whether it is a
+    // dry run); older ones read the flags, then once more in the transition, then lift in turn.
+    const preempts = preempting();
     // Lifting is never harmful, so it is done even in dry-run (e.g. an account made exempt mid-ladder).
-    for (const lift of restoreLifts()) {
-      if (lift === 'backups') {
+    const lift = async (what: 'backups' | 'servers', { step, at }: { step: string; at: string }) => {
+      if (what === 'backups') {
         await act(ENFORCE, 'Unblock backups').setBackupsBlocked({
           accountId: ladder.accountId,
           blocked: false,
           dryRun: false,
-          idempotencyKey: `${ladder.ladderKey}:${step.step}:backups`,
-          at: step.at,
+          idempotencyKey: `${ladder.ladderKey}:${step}:backups`,
+          at,
           ...run(),
         });
-        lifted.push('backups unblocked');
-      } else {
-        const servers = await act(
-          SERVERS,
-          'Lift the suspension, start servers that were running',
-        ).restoreServers({
-          accountId: ladder.accountId,
-          restart: policy.restartServersOnRestore,
-          dryRun: false,
-          ...run(),
-          step: step.step,
-        });
-        lifted.push(`servers started [${servers.started.join(', ')}]`);
+        return 'backups unblocked';
       }
+      const servers = await act(
+        SERVERS,
+        'Lift the suspension, start servers that were running',
+      ).restoreServers({
+        accountId: ladder.accountId,
+        restart: policy.restartServersOnRestore,
+        dryRun: false,
+        ...run(),
+        step,
+      });
+      return `servers started [${servers.started.join(', ')}]`;
+    };
+    let step: Step;
+    if (preempts) {
+      const fixed = { step: ladder.nextStep('active'), at: nowIso() };
+      const transitioned = effectiveDryRun(ladder).then((dryRun) =>
+        writeTransition(ladder, 'active', dryRun, fixed),
+      );
+      const lifted = Promise.all(restoreLifts().map((what) => lift(what, fixed)));
+      step = await transitioned;
+      actions.push(...(await lifted));
+    } else {
+      const dryRun = await effectiveDryRun(ladder);
+      step = { ...(await transition(ladder, 'active')), dryRun };
+      for (const what of restoreLifts()) actions.push(await lift(what, step));
     }
-    actions.push(...lifted);
     await email(ladder, actions, 'restored', step);
     await discord(
       ladder,

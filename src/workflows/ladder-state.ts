@@ -16,6 +16,7 @@ import {
   type Rung,
 } from './definitions.js';
 import { nextAction, nextRung, type LadderRung, type Scheduled } from './ladder.js';
+import { policyDetails } from '../platform/policy-summary.js';
 
 export function freshState(): CarriedState {
   return {
@@ -70,6 +71,14 @@ export class LadderState {
 
   shouldRestore(): boolean {
     return this.restoreRequest !== null || (this.s.state !== 'active' && this.s.openInvoices.length === 0);
+  }
+
+  /**
+   * Nothing is owed any more, or an admin forced the restore: the rung in progress is moot
+   * (preempt.ts). Unlike shouldRestore it also holds before the overdue rung's transition.
+   */
+  settling(): boolean {
+    return this.restoreRequest !== null || this.s.openInvoices.length === 0;
   }
 
   /** What happens to the customer next (null while halted or restored). */
@@ -187,6 +196,7 @@ export class LadderState {
         `eligible for deletion review since ${s.deletionReviewDueAt} (a person decides; nothing is deleted automatically)`,
       );
     if (this.policy.dryRun) parts.push('DRY-RUN: nothing is done to the customer');
-    setCurrentDetails(`${parts.join('. ')}.`);
+    // The policy follows in hours and days: the input that Temporal shows holds milliseconds.
+    setCurrentDetails(`${parts.join('. ')}.\n\n${policyDetails(this.policy)}`);
   }
 }

@@ -3,9 +3,13 @@
 // Handlers run between the main loop's awaits, so each one was checked against every await of
 // every rung in progress (climb.ts): the flag read, the transition, the enforcement, the email
 // and the Discord post, and the restore's own.
-// - paymentFailed / invoiceSettled / disputeOpened / pause / forceRestore during a rung: they
-//   only change what the loop reads after the rung (restore, halt); the rung in progress
-//   completes first, as its deadline had passed when it began.
+// - invoiceSettled (the last open invoice) / forceRestore during a rung: the rung is preempted
+//   (preempt.ts). The activity in flight finishes; no later step of the rung starts, its
+//   notifications still queued are cancelled, and the loop restores at once. Ladders started
+//   before this (no marker in their history) finish the rung first, as they always did.
+// - paymentFailed / disputeOpened / pause during a rung: they only change what the loop reads
+//   after the rung (halt); the rung in progress completes first, as its deadline had passed
+//   when it began.
 // - extendGrace / resume during a rung: `postpone` moves whichever deadline comes next. Before
 //   the retained rung that is the rung offsets; from the moment it begins (retainUntil is set
 //   before its first await) it is the end of retention. During the deletion-review rung there is
@@ -19,7 +23,7 @@
 //   restore starts a fresh ladder once the restore is done (restore in climb.ts). A dispute or a
 //   settlement then changes nothing: the account is being restored anyway.
 import { type UpdateDefinition } from '@temporalio/common';
-import { setHandler } from '@temporalio/workflow';
+import { patched, setHandler } from '@temporalio/workflow';
 import { adminInputIssues } from './admin-input.js';
 import {
   approveDeletionReviewUpdate,
@@ -40,6 +44,33 @@ import { audit } from './climb.js';
 import { nowIso, type LadderState } from './ladder-state.js';
 
 const HOUR_MS = 3_600_000;
+
+/**
+ * Ladders started before the signal handlers wrote their decisions to the audit trail (and before
+ * a dispute freeze published the halted ladder's search attributes and details) replay without
+ * those commands: test/histories/dispute-freeze-repeated-failure-before-audit.pb.
+ */
+export const SIGNAL_DECISIONS_RECORDED = 'signal-decisions-recorded';
+
+/**
+ * A decision a signal handler took, written to the audit trail as well as to the workflow's
+ * history. The row is keyed by the ladder's step, so a retried activity writes it once; the
+ * Stripe event id in the detail ties it to what caused it. An audit that cannot be written
+ * (the account row is gone) never fails the ladder from a signal handler.
+ */
+async function auditDecision(
+  ladder: LadderState,
+  kind: string,
+  reason: string,
+  detail: Record<string, unknown>,
+) {
+  if (!patched(SIGNAL_DECISIONS_RECORDED)) return;
+  try {
+    await audit(ladder, kind, { actor: 'workflow', reason }, detail);
+  } catch {
+    ladder.record('audit_failed', { detail: kind });
+  }
+}
 
 interface AdminUpdate<I extends AdminInput> {
   /** Input rules beyond who-and-why, checked before the update is accepted into history. */
@@ -84,10 +115,14 @@ function adminUpdate<I extends AdminInput>(
 export function registerHandlers(ladder: LadderState) {
   const s = ladder.s;
 
-  setHandler(paymentFailedSignal, (e) => {
+  setHandler(paymentFailedSignal, async (e) => {
     if (ladder.alreadyApplied(e.eventId)) return;
     if (s.settledInvoiceIds.includes(e.invoiceId)) {
       ladder.record('payment_failed_ignored', { detail: `${e.invoiceId} is already settled` });
+      await auditDecision(ladder, 'payment_failed_ignored', `${e.invoiceId} is already settled`, {
+        invoiceId: e.invoiceId,
+        eventId: e.eventId,
+      });
       return;
     }
     const open = s.openInvoices.find((i) => i.invoiceId === e.invoiceId);
@@ -102,9 +137,20 @@ export function registerHandlers(ladder: LadderState) {
         currency: e.currency,
       });
     }
-    // A repeated failure is recorded; it never restarts the ladder.
-    if (s.state !== 'active') ladder.record('payment_failed_again', { detail: e.invoiceId });
     ladder.wake();
+    // A repeated failure is recorded; it never restarts the ladder.
+    if (s.state !== 'active') {
+      ladder.record('payment_failed_again', { detail: e.invoiceId });
+      const failures = open?.failures ?? 1;
+      await auditDecision(
+        ladder,
+        'payment_failed_again',
+        open
+          ? `${e.invoiceId} failed again (failure ${failures})`
+          : `${e.invoiceId} failed as well (${s.openInvoices.length} invoices open)`,
+        { invoiceId: e.invoiceId, eventId: e.eventId, failures, state: s.state },
+      );
+    }
   });
 
   setHandler(invoiceSettledSignal, (e) => {
@@ -118,14 +164,25 @@ export function registerHandlers(ladder: LadderState) {
     ladder.wake();
   });
 
-  setHandler(disputeOpenedSignal, (e) => {
+  setHandler(disputeOpenedSignal, async (e) => {
     if (ladder.alreadyApplied(e.eventId)) return;
-    if (!s.disputeFrozen) {
+    const already = s.disputeFrozen;
+    if (!already) {
       s.disputeFrozen = { disputeId: e.disputeId, at: nowIso() };
       s.haltedSince ??= nowIso();
     }
     ladder.record('dispute_freeze', { detail: `dispute ${e.disputeId}: frozen until an admin resumes` });
     ladder.wake();
+    // Halted: no next action, so list queries on BillingNextActionAt stop finding it as due.
+    if (patched(SIGNAL_DECISIONS_RECORDED)) ladder.publish();
+    await auditDecision(
+      ladder,
+      'dispute_freeze',
+      already
+        ? `dispute ${e.disputeId}: already frozen by dispute ${already.disputeId}`
+        : `dispute ${e.disputeId}: frozen until an admin resumes`,
+      { disputeId: e.disputeId, eventId: e.eventId, state: s.state },
+    );
   });
 
   setHandler(statusQuery, () => ladder.status());

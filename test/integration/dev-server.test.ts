@@ -4,7 +4,11 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/platform/logger.js';
 import { ensureReconciliationSchedule } from '../../src/reconciliation/schedule.js';
-import { SEARCH_ATTRIBUTES, type BillingState } from '../../src/workflows/definitions.js';
+import {
+  disputeOpenedSignal,
+  SEARCH_ATTRIBUTES,
+  type BillingState,
+} from '../../src/workflows/definitions.js';
 import { RECONCILIATION_SCHEDULE_ID } from '../../src/workflows/reconciliation.js';
 import {
   notificationsOf,
@@ -19,11 +23,55 @@ import {
 
 const SECOND = 1000;
 
+/** Visibility is eventually consistent: polls `check` for up to 15 s. */
+async function waitUntil(check: () => Promise<boolean>, what: string) {
+  const deadline = Date.now() + 15 * SECOND;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
 describe('on the Temporal dev server', () => {
   const env = useDevServerEnv();
 
   const newWorker = async (taskQueue: string) =>
     (await startWorker(env(), recordingDeps(), taskQueue)).worker;
+
+  it("what Temporal's own tools show: the policy in hours and days, and a dispute-frozen ladder without a next action", async () => {
+    const taskQueue = `tq-${randomUUID()}`;
+    const { accountId, invoiceIds } = await seedAccount();
+    const worker = await newWorker(taskQueue);
+    await worker.runUntil(async () => {
+      const handle = await startLadder(env(), taskQueue, accountId, invoiceIds[0]!, testPolicy(), {
+        publishSearchAttributes: true,
+      });
+      await waitForStatus(handle, (s) => s.state === 'overdue' && s.history.length > 0, 'overdue');
+      // `temporal workflow describe` prints the static details next to the input's milliseconds.
+      const described = await handle.describe();
+      expect(await described.staticSummary()).toBe(`Billing enforcement for ${accountId}`);
+      expect(await described.staticDetails()).toContain(
+        '- suspension: after 120 h (5 d), servers stopped, nothing deleted',
+      );
+      const due = `BillingAccountId = "${accountId}" AND BillingNextActionAt IS NOT NULL`;
+      const frozen = `BillingAccountId = "${accountId}" AND BillingNextActionAt IS NULL AND ExecutionStatus = "Running"`;
+      const count = async (query: string) => (await env().client.workflow.count(query)).count;
+      await waitUntil(async () => (await count(due)) === 1, 'listed with its next action');
+
+      await handle.signal(disputeOpenedSignal, {
+        disputeId: 'dp_tools_1',
+        eventId: `evt_${randomUUID()}`,
+        at: new Date().toISOString(),
+      });
+      // Frozen: the next action is gone from the search attributes, so a query for what is due
+      // no longer lists it, and `temporal workflow metadata` says why.
+      await waitUntil(async () => (await count(frozen)) === 1, 'listed as having no next action');
+      expect(await count(due)).toBe(0);
+      const metadata = await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+      expect(metadata.currentDetails).toContain('FROZEN by dispute dp_tools_1');
+      expect(metadata.currentDetails).toContain('- retained: after 14 d (336 h)');
+    });
+  });
 
   it('worker stopped mid-ladder, time passes, a new worker continues: no missed rung, no duplicate notification; search attributes follow the state', async () => {
     const taskQueue = `tq-${randomUUID()}`;

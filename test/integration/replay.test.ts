@@ -23,6 +23,8 @@ describe('replay of recorded histories', () => {
         'circuit-breaker-hold-released.pb',
         'full-ladder-to-deletion-review.pb',
         'paid-at-final-warning.pb',
+        'paid-during-suspension-flag-read.pb',
+        'paid-while-notifications-queued.pb',
         'pause-extend-resume-approve-force-restore.pb',
         'reminder-then-final-warning.pb',
       ]),

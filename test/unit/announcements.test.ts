@@ -1,6 +1,7 @@
 // The Portal's billing announcement, built from an account row (a stand-in for the database):
 // the title and severity a customer sees per rung, and nothing shown for exempt accounts.
 import Fastify from 'fastify';
+import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PrismaClient } from '../../src/platform/database.js';
 import { announcementRoutes } from '../../src/api/routes/announcements.js';
@@ -34,6 +35,9 @@ const db = {
 } as unknown as PrismaClient;
 
 const app = Fastify();
+// The routes' zod schemas validate and serialise, as in the service (src/api/app.ts).
+app.setValidatorCompiler(validatorCompiler);
+app.setSerializerCompiler(serializerCompiler);
 // The token scopes are src/api/auth.ts's (test/unit/auth.test.ts); this app has none.
 announcementRoutes(app, { db, policy, portalUrl: 'https://portal.test' });
 beforeAll(() => app.ready());

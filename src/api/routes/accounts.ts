@@ -1,6 +1,7 @@
 // The main API's view of accounts: PUT keeps this service's copy in sync (idempotent), GET reads
 // the billing state — from the database, plus the next step from the account's workflow.
 import { type FastifyInstance } from 'fastify';
+import { type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import {
   AccountConflictError,
@@ -13,7 +14,8 @@ import { billingStanding, GATE_CODES, GATE_STATES } from '../../gates/index.js';
 import { type LadderClient } from '../../ladder/client.js';
 import { workflowIdFor, type EnforcementStatus } from '../../workflows/definitions.js';
 import { type Scope } from '../auth.js';
-import { accountIdSchema, notFound, parse, type ErrorResponse } from '../validation.js';
+import { accountIdSchema, notFound, sendError } from '../validation.js';
+import { errorResponse, errorResponses, json } from '../contract.js';
 
 export interface AccountRoutesDeps {
   db: PrismaClient;
@@ -21,7 +23,7 @@ export interface AccountRoutesDeps {
   dryRun: boolean;
 }
 
-export const accountParamsSchema = z.object({ accountId: accountIdSchema });
+export const accountParamsSchema = z.object({ accountId: accountIdSchema }).strict();
 
 const when = z.iso.datetime().nullable();
 export const syncResultSchema = z
@@ -78,84 +80,129 @@ export const billingViewSchema = z
 
 export function accountRoutes(app: FastifyInstance, deps: AccountRoutesDeps) {
   const internal = { scopes: ['internal'] as const satisfies Scope[] };
+  const routes = app.withTypeProvider<ZodTypeProvider>();
 
-  app.put('/v1/accounts/:accountId', { config: internal }, async (request, reply) => {
-    const params = parse(reply, 'params', accountParamsSchema, request.params);
-    if (!params) return reply;
-    const body = parse(reply, 'body', accountSyncSchema, request.body);
-    if (!body) return reply;
-    try {
-      const result = await syncAccount(deps.db, params.accountId, body);
-      request.log.info(
-        { accountId: result.accountId, created: result.created, servers: result.servers },
-        'account synced',
-      );
-      return reply.code(result.created ? 201 : 200).send(result);
-    } catch (error) {
-      if (error instanceof AccountConflictError) {
-        return reply.code(409).send({
-          error: 'conflict',
-          message: error.message,
-          fields: { [`body.${error.field}`]: [error.message] },
-        } satisfies ErrorResponse);
-      }
-      throw error;
-    }
-  });
-
-  app.get('/v1/accounts/:accountId/billing', { config: internal }, async (request, reply) => {
-    const params = parse(reply, 'params', accountParamsSchema, request.params);
-    if (!params) return reply;
-    const account = await readBillingState(deps.db, params.accountId);
-    if (!account) return notFound(reply, `no account ${params.accountId}`);
-
-    // The next step and its time live in the workflow (grace extensions and pauses move them);
-    // without an answer from it the rest of the view is still right.
-    let workflow: 'running' | 'finished' | 'none' | 'unavailable' = 'none';
-    let nextAction: EnforcementStatus['nextAction'] = null;
-    if (account.workflowId || account.state !== 'active') {
+  routes.put(
+    '/v1/accounts/:accountId',
+    {
+      config: internal,
+      schema: {
+        tags: ['internal'],
+        operationId: 'syncAccount',
+        summary: 'Create or update an account and its servers (idempotent)',
+        params: accountParamsSchema,
+        body: accountSyncSchema,
+        response: {
+          200: json(syncResultSchema, 'Updated (or unchanged)'),
+          201: json(syncResultSchema, 'Created'),
+          ...errorResponses(
+            {
+              auth: true,
+              body: true,
+              pathParams: true,
+              invalid: 'the account id or the body breaks a rule of AccountSync',
+            },
+            {
+              409: errorResponse(
+                'The Stripe customer or a server belongs to another account, or a vmid is listed twice with different details; `fields` names it. Nothing was changed.',
+              ),
+            },
+          ),
+        },
+      },
+    },
+    async (request, reply) => {
       try {
-        const status = await deps.ladder.status(account.id);
-        if (status) {
-          nextAction = status.nextAction;
-          workflow = status.restored ? 'finished' : 'running';
+        const result = await syncAccount(deps.db, request.params.accountId, request.body);
+        request.log.info(
+          { accountId: result.accountId, created: result.created, servers: result.servers },
+          'account synced',
+        );
+        return reply.code(result.created ? 201 : 200).send(result);
+      } catch (error) {
+        if (error instanceof AccountConflictError) {
+          return sendError(reply, 409, {
+            error: 'conflict',
+            message: error.message,
+            fields: { [`body.${error.field}`]: [error.message] },
+          });
         }
-      } catch {
-        workflow = 'unavailable';
+        throw error;
       }
-    }
-    const totals: Record<string, number> = {};
-    for (const invoice of account.invoices) {
-      totals[invoice.currency] = (totals[invoice.currency] ?? 0) + invoice.amountDue;
-    }
-    const iso = (d: Date | null) => (d ? d.toISOString() : null);
-    return {
-      accountId: account.id,
-      state: account.state,
-      ...billingStanding(account.state),
-      mode: deps.dryRun ? 'dry-run' : 'enforce',
-      overdueSince: iso(account.overdueSince),
-      finalWarningAt: iso(account.finalWarningAt),
-      suspendedAt: iso(account.suspendedAt),
-      retainedAt: iso(account.retainedAt),
-      retainUntil: iso(account.retainUntil),
-      deletionReviewDueAt: iso(account.deletionReviewDueAt),
-      restoredAt: iso(account.restoredAt),
-      backupsBlocked: account.backupsBlocked,
-      disputed: account.disputed,
-      enforcementExempt: account.enforcementExempt,
-      subscriptionStatus: account.subscriptionStatus,
-      openInvoices: account.invoices.map((i) => ({
-        id: i.id,
-        status: i.status,
-        amountDue: i.amountDue,
-        currency: i.currency,
-        hostedInvoiceUrl: i.hostedInvoiceUrl,
-      })),
-      amountDue: Object.entries(totals).map(([currency, amount]) => ({ currency, amount })),
-      nextAction: nextAction?.rung ?? null,
-      nextActionAt: nextAction?.at ?? null,
-      workflow: { id: workflowIdFor(account.id), status: workflow },
-    } satisfies z.input<typeof billingViewSchema>;
-  });
+    },
+  );
+
+  routes.get(
+    '/v1/accounts/:accountId/billing',
+    {
+      config: internal,
+      schema: {
+        tags: ['internal'],
+        operationId: 'billingView',
+        summary: "The account's billing state, timestamps, code and customer-facing message",
+        params: accountParamsSchema,
+        response: {
+          200: json(billingViewSchema, 'Billing view'),
+          ...errorResponses(
+            { auth: true, pathParams: true, invalid: 'the account id breaks its pattern' },
+            { 404: errorResponse('No account with this id') },
+          ),
+        },
+      },
+    },
+    async (request, reply) => {
+      const params = request.params;
+      const account = await readBillingState(deps.db, params.accountId);
+      if (!account) return notFound(reply, `no account ${params.accountId}`);
+
+      // The next step and its time live in the workflow (grace extensions and pauses move them);
+      // without an answer from it the rest of the view is still right.
+      let workflow: 'running' | 'finished' | 'none' | 'unavailable' = 'none';
+      let nextAction: EnforcementStatus['nextAction'] = null;
+      if (account.workflowId || account.state !== 'active') {
+        try {
+          const status = await deps.ladder.status(account.id);
+          if (status) {
+            nextAction = status.nextAction;
+            workflow = status.restored ? 'finished' : 'running';
+          }
+        } catch {
+          workflow = 'unavailable';
+        }
+      }
+      const totals: Record<string, number> = {};
+      for (const invoice of account.invoices) {
+        totals[invoice.currency] = (totals[invoice.currency] ?? 0) + invoice.amountDue;
+      }
+      const iso = (d: Date | null) => (d ? d.toISOString() : null);
+      return {
+        accountId: account.id,
+        state: account.state,
+        ...billingStanding(account.state),
+        mode: deps.dryRun ? 'dry-run' : 'enforce',
+        overdueSince: iso(account.overdueSince),
+        finalWarningAt: iso(account.finalWarningAt),
+        suspendedAt: iso(account.suspendedAt),
+        retainedAt: iso(account.retainedAt),
+        retainUntil: iso(account.retainUntil),
+        deletionReviewDueAt: iso(account.deletionReviewDueAt),
+        restoredAt: iso(account.restoredAt),
+        backupsBlocked: account.backupsBlocked,
+        disputed: account.disputed,
+        enforcementExempt: account.enforcementExempt,
+        subscriptionStatus: account.subscriptionStatus,
+        openInvoices: account.invoices.map((i) => ({
+          id: i.id,
+          status: i.status,
+          amountDue: i.amountDue,
+          currency: i.currency,
+          hostedInvoiceUrl: i.hostedInvoiceUrl,
+        })),
+        amountDue: Object.entries(totals).map(([currency, amount]) => ({ currency, amount })),
+        nextAction: nextAction?.rung ?? null,
+        nextActionAt: nextAction?.at ?? null,
+        workflow: { id: workflowIdFor(account.id), status: workflow },
+      } satisfies z.output<typeof billingViewSchema>;
+    },
+  );
 }

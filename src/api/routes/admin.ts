@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { auditTrail } from '../../accounts/audit-trail.js';
 import { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { type PrismaClient } from '../../platform/database.js';
 import { GATE_STATES } from '../../gates/index.js';
@@ -12,7 +13,16 @@ import { type LadderClient } from '../../ladder/client.js';
 import { adminInputSchema, extendGraceInputSchema } from '../../accounts/admin-update-schemas.js';
 import { type AdminUpdateName, type EnforcementStatus } from '../../workflows/definitions.js';
 import { type Scope } from '../auth.js';
-import { accountIdSchema, notFound, parse, vmidSchema, type ErrorResponse } from '../validation.js';
+import {
+  accountIdSchema,
+  integerString,
+  notFound,
+  sendError,
+  timestampSchema,
+  vmidSchema,
+} from '../validation.js';
+import { text } from '../../platform/text.js';
+import { errorResponse, errorResponses, json, type ResponseDoc } from '../contract.js';
 
 export interface AdminRouteDeps {
   db: PrismaClient;
@@ -25,15 +35,23 @@ export const listAccountsQuerySchema = z
       .enum(GATE_STATES)
       .optional()
       .describe('only accounts in this state; default: every state but active'),
-    limit: z.coerce.number().int().min(1).max(500).default(50),
-    offset: z.coerce.number().int().min(0).default(0),
+    limit: integerString(1, 500, 'limit: a whole number from 1 to 500')
+      .optional()
+      .describe('page size (default 50)'),
+    offset: integerString(0, 1_000_000_000, 'offset: a whole number from 0')
+      .optional()
+      .describe('items to skip (default 0)'),
   })
   .strict();
 
 export const accountParamsSchema = z.object({ accountId: accountIdSchema }).strict();
 export const serverParamsSchema = z.object({ vmid: vmidSchema }).strict();
 export const auditQuerySchema = z
-  .object({ limit: z.coerce.number().int().min(1).max(1000).default(200) })
+  .object({
+    limit: integerString(1, 1000, 'limit: a whole number from 1 to 1000')
+      .optional()
+      .describe('the latest this many events (default 200)'),
+  })
   .strict();
 
 /** Route segment → workflow update; the body schema is the workflow validator's own. */
@@ -48,9 +66,10 @@ export const ADMIN_UPDATE_ROUTES = {
 
 /** Optional on a refused delete: who asked and why, for the audit row. */
 export const refusedDeleteBodySchema = z
-  .object({ actor: z.string().trim().max(200).optional(), reason: z.string().trim().max(1000).optional() })
-  .loose()
-  .optional();
+  .object({ actor: text(0, 200).optional(), reason: text(0, 1000).optional() })
+  .strict()
+  .nullish()
+  .describe('optional; without a body (or null) the audit row names the admin API');
 
 const accountSummarySelect = {
   id: true,
@@ -69,22 +88,24 @@ const accountSummarySelect = {
   updatedAt: true,
 } as const;
 
+const when = timestampSchema.nullable();
+
 export const accountSummarySchema = z
   .object({
     id: z.string(),
     state: z.enum(GATE_STATES),
-    overdueSince: z.string().nullable(),
-    finalWarningAt: z.string().nullable(),
-    suspendedAt: z.string().nullable(),
-    retainedAt: z.string().nullable(),
-    retainUntil: z.string().nullable(),
-    deletionReviewDueAt: z.string().nullable(),
+    overdueSince: when,
+    finalWarningAt: when,
+    suspendedAt: when,
+    retainedAt: when,
+    retainUntil: when,
+    deletionReviewDueAt: when,
     backupsBlocked: z.boolean(),
     enforcementExempt: z.boolean(),
     disputed: z.boolean(),
     workflowId: z.string().nullable(),
     policyVersion: z.string().nullable(),
-    updatedAt: z.string(),
+    updatedAt: timestampSchema,
   })
   .meta({ id: 'AccountSummary' });
 
@@ -107,10 +128,32 @@ export const auditEventSchema = z
     reason: z.string().nullable(),
     dryRun: z.boolean(),
     detail: z.unknown(),
-    occurredAt: z.string(),
-    createdAt: z.string(),
+    occurredAt: timestampSchema,
+    createdAt: timestampSchema,
   })
   .meta({ id: 'AuditEvent' });
+
+const serverRowSchema = z
+  .object({
+    id: z.string(),
+    accountId: z.string(),
+    vmid: z.number().int(),
+    node: z.string(),
+    kind: z.enum(['qemu', 'lxc']),
+    name: z.string().nullable(),
+  })
+  .loose()
+  .describe('a server of the account, with its recorded power state');
+
+const invoiceRowSchema = z
+  .object({
+    id: z.string(),
+    status: z.string(),
+    amountDue: z.number().int(),
+    currency: z.string(),
+  })
+  .loose()
+  .describe('an open invoice');
 
 export const accountDetailSchema = z
   .object({
@@ -120,9 +163,11 @@ export const accountDetailSchema = z
       name: z.string().nullable(),
       exemptReason: z.string().nullable(),
       subscriptionStatus: z.string().nullable(),
-      restoredAt: z.string().nullable(),
-      servers: z.array(z.record(z.string(), z.unknown())),
-      openInvoices: z.array(z.record(z.string(), z.unknown())),
+      subscriptionEventAt: when,
+      restoredAt: when,
+      createdAt: timestampSchema,
+      servers: z.array(serverRowSchema),
+      openInvoices: z.array(invoiceRowSchema),
     }),
     workflow: z
       .record(z.string(), z.unknown())
@@ -133,102 +178,199 @@ export const accountDetailSchema = z
   })
   .meta({ id: 'AccountDetail' });
 
+const updateResultSchema = z
+  .object({
+    accountId: z.string(),
+    update: z.string(),
+    status: z.record(z.string(), z.unknown()).describe("the workflow's status after the update"),
+  })
+  .meta({ id: 'AdminUpdateResult' });
+
+const auditListSchema = z
+  .object({ accountId: z.string(), events: z.array(auditEventSchema) })
+  .meta({ id: 'AuditTrail' });
+
 /** Whoever asks for a deletion gets the same answer: a person does that, outside this service. */
 const DELETE_REFUSAL =
   'Deleting servers or data is never done by the billing service. The request was refused and recorded in the audit log; deletions are a person’s decision, carried out outside this service.';
 
 export function adminRoutes(app: FastifyInstance, deps: AdminRouteDeps) {
+  /** The account's id when it exists, else null. */
+  const knownAccount = async (id: string) => {
+    const row = await deps.db.billingAccount.findUnique({ where: { id }, select: { id: true } });
+    return row?.id ?? null;
+  };
   const auth = { scopes: ['admin'] as const satisfies Scope[] };
+  const routes = app.withTypeProvider<ZodTypeProvider>();
+  const admin = { tags: ['admin'] };
+  const unknownAccount = { 404: errorResponse('No account with this id') };
 
-  app.get('/admin/v1/accounts', { config: auth }, async (request, reply) => {
-    const query = parse(reply, 'query', listAccountsQuerySchema, request.query);
-    if (!query) return reply;
-    const where = query.state ? { state: query.state } : { state: { not: 'active' as const } };
-    const [items, total] = await Promise.all([
-      deps.db.billingAccount.findMany({
-        where,
-        select: accountSummarySelect,
-        orderBy: [{ overdueSince: { sort: 'asc', nulls: 'last' } }, { id: 'asc' }],
-        take: query.limit,
-        skip: query.offset,
-      }),
-      deps.db.billingAccount.count({ where }),
-    ]);
-    const next = query.offset + items.length;
-    return {
-      items,
-      total,
-      limit: query.limit,
-      offset: query.offset,
-      nextOffset: next < total && items.length > 0 ? next : null,
-    };
-  });
-
-  app.get('/admin/v1/accounts/:accountId', { config: auth }, async (request, reply) => {
-    const params = parse(reply, 'params', accountParamsSchema, request.params);
-    if (!params) return reply;
-    const account = await deps.db.billingAccount.findUnique({
-      where: { id: params.accountId },
-      include: {
-        servers: { orderBy: { vmid: 'asc' } },
-        invoices: { where: { status: 'open' }, orderBy: { lastEventCreatedAt: 'asc' } },
+  routes.get(
+    '/admin/v1/accounts',
+    {
+      config: auth,
+      schema: {
+        ...admin,
+        operationId: 'listAccounts',
+        summary: 'Accounts in enforcement (every state but active unless `state` is given), paginated',
+        querystring: listAccountsQuerySchema,
+        response: {
+          200: json(accountListSchema, 'One page'),
+          ...errorResponses({
+            auth: true,
+            invalid: 'state, limit or offset out of range, or an unknown parameter',
+          }),
+        },
       },
-    });
-    if (!account) return notFound(reply, `unknown account ${params.accountId}`);
-    const audit = await auditTrail(deps.db, account.id, 200);
-    const { invoices, ...rest } = account;
-    let workflow: EnforcementStatus | null = null;
-    let workflowError: string | undefined;
-    try {
-      workflow = await deps.ladder.status(account.id);
-    } catch (error) {
-      // The database half is still worth showing when Temporal is down.
-      workflowError = error instanceof Error ? error.message : String(error);
-      request.log.warn({ accountId: account.id, err: workflowError }, 'status query failed');
-    }
-    return {
-      account: { ...rest, openInvoices: invoices },
-      workflow,
-      ...(workflowError ? { workflowError } : {}),
-      audit,
-    };
-  });
+    },
+    async (request) => {
+      const { state, limit = 50, offset = 0 } = request.query;
+      const where = state ? { state } : { state: { not: 'active' as const } };
+      const [items, total] = await Promise.all([
+        deps.db.billingAccount.findMany({
+          where,
+          select: accountSummarySelect,
+          orderBy: [{ overdueSince: { sort: 'asc', nulls: 'last' } }, { id: 'asc' }],
+          take: limit,
+          skip: offset,
+        }),
+        deps.db.billingAccount.count({ where }),
+      ]);
+      const next = offset + items.length;
+      return {
+        items,
+        total,
+        limit,
+        offset,
+        nextOffset: next < total && items.length > 0 ? next : null,
+      };
+    },
+  );
 
-  app.get('/admin/v1/accounts/:accountId/audit', { config: auth }, async (request, reply) => {
-    const params = parse(reply, 'params', accountParamsSchema, request.params);
-    if (!params) return reply;
-    const query = parse(reply, 'query', auditQuerySchema, request.query);
-    if (!query) return reply;
-    const exists = await deps.db.billingAccount.findUnique({
-      where: { id: params.accountId },
-      select: { id: true },
-    });
-    if (!exists) return notFound(reply, `unknown account ${params.accountId}`);
-    return { accountId: params.accountId, events: await auditTrail(deps.db, params.accountId, query.limit) };
-  });
+  routes.get(
+    '/admin/v1/accounts/:accountId',
+    {
+      config: auth,
+      schema: {
+        ...admin,
+        operationId: 'getAccount',
+        summary: "Database state, the workflow's status query and the audit trail",
+        params: accountParamsSchema,
+        response: {
+          200: json(accountDetailSchema, 'The account'),
+          ...errorResponses(
+            { auth: true, pathParams: true, invalid: 'the account id breaks its pattern' },
+            unknownAccount,
+          ),
+        },
+      },
+    },
+    async (request, reply) => {
+      const params = request.params;
+      const account = await deps.db.billingAccount.findUnique({
+        where: { id: params.accountId },
+        include: {
+          servers: { orderBy: { vmid: 'asc' } },
+          invoices: { where: { status: 'open' }, orderBy: { lastEventCreatedAt: 'asc' } },
+        },
+      });
+      if (!account) return notFound(reply, `unknown account ${params.accountId}`);
+      const audit = await auditTrail(deps.db, account.id, 200);
+      const { invoices, ...rest } = account;
+      let workflow: EnforcementStatus | null = null;
+      let workflowError: string | undefined;
+      try {
+        workflow = await deps.ladder.status(account.id);
+      } catch (error) {
+        // The database half is still worth showing when Temporal is down.
+        workflowError = error instanceof Error ? error.message : String(error);
+        request.log.warn({ accountId: account.id, err: workflowError }, 'status query failed');
+      }
+      return {
+        account: { ...rest, openInvoices: invoices },
+        workflow: workflow as Record<string, unknown> | null,
+        ...(workflowError ? { workflowError } : {}),
+        audit,
+      };
+    },
+  );
+
+  routes.get(
+    '/admin/v1/accounts/:accountId/audit',
+    {
+      config: auth,
+      schema: {
+        ...admin,
+        operationId: 'getAudit',
+        summary: 'The audit trail (BillingEnforcementEvent), oldest first',
+        params: accountParamsSchema,
+        querystring: auditQuerySchema,
+        response: {
+          200: json(auditListSchema, 'Audit events'),
+          ...errorResponses(
+            {
+              auth: true,
+              pathParams: true,
+              invalid: 'the account id breaks its pattern, limit is out of range, or an unknown parameter',
+            },
+            unknownAccount,
+          ),
+        },
+      },
+    },
+    async (request, reply) => {
+      const { accountId } = request.params;
+      if (!(await knownAccount(accountId))) return notFound(reply, `unknown account ${accountId}`);
+      return { accountId, events: await auditTrail(deps.db, accountId, request.query.limit ?? 200) };
+    },
+  );
 
   for (const [segment, { update, schema }] of Object.entries(ADMIN_UPDATE_ROUTES)) {
-    app.post(`/admin/v1/accounts/:accountId/${segment}`, { config: auth }, async (request, reply) => {
-      const params = parse(reply, 'params', accountParamsSchema, request.params);
-      if (!params) return reply;
-      const body = parse(reply, 'body', schema, request.body);
-      if (!body) return reply;
-      const exists = await deps.db.billingAccount.findUnique({
-        where: { id: params.accountId },
-        select: { id: true },
-      });
-      if (!exists) return notFound(reply, `unknown account ${params.accountId}`);
-      return runUpdate(reply, deps.ladder, params.accountId, update, body);
-    });
+    routes.post(
+      `/admin/v1/accounts/:accountId/${segment}`,
+      {
+        config: auth,
+        schema: {
+          ...admin,
+          operationId: `admin_${update}`,
+          summary: `Workflow update \`${update}\` (validated and audited by the workflow)`,
+          params: accountParamsSchema,
+          body: schema,
+          response: {
+            200: json(updateResultSchema, "The workflow's status after the update"),
+            ...errorResponses(
+              {
+                auth: true,
+                body: true,
+                pathParams: true,
+                invalid:
+                  'the account id breaks its pattern, or the body lacks who does it and why (or breaks their limits)',
+              },
+              {
+                404: errorResponse('No account with this id, or no running ladder for it'),
+                409: errorResponse(
+                  "Rejected by the workflow's validator (e.g. already paused); nothing changed",
+                ),
+              },
+            ),
+          },
+        },
+      },
+      async (request, reply) => {
+        const { accountId } = request.params;
+        if (!(await knownAccount(accountId))) return notFound(reply, `unknown account ${accountId}`);
+        return runUpdate(reply, deps.ladder, accountId, update, request.body);
+      },
+    );
   }
 
   // Destructive requests: refused (403) and written to the audit log, never carried out.
   const refuse = (target: (request: FastifyRequest) => Promise<{ accountId: string | null; what: string }>) =>
     async function refuseDelete(request: FastifyRequest, reply: FastifyReply) {
       const { accountId, what } = await target(request);
-      const body = refusedDeleteBodySchema.safeParse(request.body);
-      const actor = (body.success && body.data?.actor) || 'admin-api';
-      const reason = (body.success && body.data?.reason) || null;
+      const body = request.body as z.output<typeof refusedDeleteBodySchema>;
+      const actor = body?.actor || 'admin-api';
+      const reason = body?.reason || null;
       if (accountId) {
         await deps.db.billingEnforcementEvent.create({
           data: {
@@ -242,32 +384,64 @@ export function adminRoutes(app: FastifyInstance, deps: AdminRouteDeps) {
         });
       }
       request.log.warn({ accountId, target: what }, 'refused a request to delete servers or data');
-      return reply.code(403).send({ error: 'forbidden', message: DELETE_REFUSAL } satisfies ErrorResponse);
+      return sendError(reply, 403, { error: 'forbidden', message: DELETE_REFUSAL });
     };
 
-  const knownAccount = async (id: unknown) => {
-    const parsed = accountIdSchema.safeParse(id);
-    if (!parsed.success) return null;
-    const row = await deps.db.billingAccount.findUnique({ where: { id: parsed.data }, select: { id: true } });
-    return row?.id ?? null;
-  };
   const accountTarget = async (request: FastifyRequest) => {
-    const { accountId } = request.params as { accountId?: string };
+    const { accountId } = request.params as { accountId: string };
     return { accountId: await knownAccount(accountId), what: `account ${accountId}` };
   };
   const serverTarget = async (request: FastifyRequest) => {
-    const { vmid } = request.params as { vmid?: string };
-    const parsed = vmidSchema.safeParse(vmid);
-    const server = parsed.success
-      ? await deps.db.server.findUnique({ where: { vmid: parsed.data }, select: { accountId: true } })
-      : null;
+    const { vmid } = request.params as { vmid: number };
+    const server = await deps.db.server.findUnique({ where: { vmid }, select: { accountId: true } });
     return { accountId: server?.accountId ?? null, what: `server ${vmid}` };
   };
 
-  app.delete('/admin/v1/accounts/:accountId', { config: auth }, refuse(accountTarget));
-  app.post('/admin/v1/accounts/:accountId/delete-data', { config: auth }, refuse(accountTarget));
-  app.delete('/admin/v1/accounts/:accountId/servers/:vmid', { config: auth }, refuse(serverTarget));
-  app.delete('/admin/v1/servers/:vmid', { config: auth }, refuse(serverTarget));
+  const refusal = (operationId: string, params: z.ZodType) => ({
+    config: auth,
+    schema: {
+      ...admin,
+      operationId,
+      summary: 'Refused: this service never deletes servers or data (403, written to the audit log)',
+      params,
+      body: refusedDeleteBodySchema,
+      response: errorResponses(
+        {
+          auth: true,
+          body: true,
+          pathParams: true,
+          invalid:
+            'a path parameter breaks its pattern, or the optional body is not an object with actor and reason strings',
+        },
+        {
+          403: errorResponse(
+            'Always refused (also with the admin token); audited as admin_delete_refused when the target is known',
+          ),
+        },
+      ) as Record<number, ResponseDoc>,
+    },
+  });
+
+  app.delete(
+    '/admin/v1/accounts/:accountId',
+    refusal('deleteAccountRefused', accountParamsSchema),
+    refuse(accountTarget),
+  );
+  app.post(
+    '/admin/v1/accounts/:accountId/delete-data',
+    refusal('deleteDataRefused', accountParamsSchema),
+    refuse(accountTarget),
+  );
+  app.delete(
+    '/admin/v1/accounts/:accountId/servers/:vmid',
+    refusal('deleteAccountServerRefused', accountParamsSchema.extend({ vmid: vmidSchema })),
+    refuse(serverTarget),
+  );
+  app.delete(
+    '/admin/v1/servers/:vmid',
+    refusal('deleteServerRefused', serverParamsSchema),
+    refuse(serverTarget),
+  );
 }
 
 async function runUpdate(
@@ -288,7 +462,7 @@ async function runUpdate(
     if (error instanceof WorkflowUpdateFailedError) {
       // Rejected by the workflow's validator (e.g. "already paused by …"): nothing changed.
       const message = error.cause?.message ?? error.message;
-      return reply.code(409).send({ error: 'conflict', message } satisfies ErrorResponse);
+      return sendError(reply, 409, { error: 'conflict', message });
     }
     throw error;
   }

@@ -2,6 +2,7 @@
 // for billing", never as broken — what happened, what still works, what is due, where to pay,
 // and what happens next. Empty for an account in good standing.
 import { type FastifyInstance } from 'fastify';
+import { type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { type PrismaClient } from '../../platform/database.js';
 import { evaluateGate, GATE_ACTIONS, GATE_CODES, GATE_STATES, type GateState } from '../../gates/index.js';
@@ -10,7 +11,8 @@ import { type LadderClient } from '../../ladder/client.js';
 import { type EnforcementPolicy, type EnforcementStatus } from '../../workflows/definitions.js';
 import { nextDateFromAccount } from '../../workflows/ladder.js';
 import { type Scope } from '../auth.js';
-import { accountIdSchema, notFound, parse } from '../validation.js';
+import { accountIdSchema, notFound } from '../validation.js';
+import { errorResponse, errorResponses, json } from '../contract.js';
 
 export interface AnnouncementRouteDeps {
   db: PrismaClient;
@@ -172,58 +174,79 @@ export function announcementRoutes(app: FastifyInstance, deps: AnnouncementRoute
     return at ? { at: at.toISOString(), what: NEXT_WHAT[state] } : null;
   }
 
-  app.get('/api/announcements', { config: auth }, async (request, reply) => {
-    const query = parse(reply, 'query', announcementsQuerySchema, request.query);
-    if (!query) return reply;
-    const account = await deps.db.billingAccount.findUnique({
-      where: { id: query.accountId },
-      select: {
-        id: true,
-        state: true,
-        backupsBlocked: true,
-        enforcementExempt: true,
-        overdueSince: true,
-        retainUntil: true,
+  app.withTypeProvider<ZodTypeProvider>().get(
+    '/api/announcements',
+    {
+      config: auth,
+      schema: {
+        tags: ['internal'],
+        operationId: 'announcements',
+        summary: 'The billing announcement for the Portal (empty for an account in good standing)',
+        querystring: announcementsQuerySchema,
+        response: {
+          200: json(announcementsResponseSchema, 'Announcements'),
+          ...errorResponses(
+            {
+              auth: true,
+              invalid: 'accountId is missing or breaks its pattern, or another parameter is given',
+            },
+            { 404: errorResponse('No account with this id') },
+          ),
+        },
       },
-    });
-    if (!account) return notFound(reply, `unknown account ${query.accountId}`);
-    const relaxed = deps.policy.dryRun || account.enforcementExempt;
-    if (account.state === 'active') {
-      return { accountId: account.id, announcements: [], dryRun: relaxed };
-    }
-    const state = account.state;
-    const invoices = await deps.db.invoice.findMany({
-      where: { accountId: account.id, status: 'open' },
-      select: { amountDue: true, currency: true, hostedInvoiceUrl: true },
-      orderBy: [{ lastEventCreatedAt: 'asc' }, { id: 'asc' }],
-    });
-    const totals = new Map<string, number>();
-    for (const invoice of invoices) {
-      const currency = invoice.currency.toLowerCase();
-      totals.set(currency, (totals.get(currency) ?? 0) + invoice.amountDue);
-    }
-    const blockedActions = GATE_ACTIONS.filter(
-      (action) =>
-        !evaluateGate(state, { dryRun: false, backupsBlocked: account.backupsBlocked }, action).allowed,
-    );
-    const announcement: Announcement = {
-      id: `billing:${account.id}:${state}`,
-      kind: 'billing',
-      ...COPY[state],
-      state,
-      stillWorks: STILL_WORKS[state],
-      blocked: [...new Set(blockedActions.flatMap((a) => (BLOCKED_LABEL[a] ? [BLOCKED_LABEL[a]] : [])))],
-      blockedActions,
-      amountDue: [...totals].map(([currency, amountCents]) => ({
-        currency,
-        amountCents,
-        formatted: formatAmount(amountCents, currency),
-      })),
-      payUrl: invoices[0]?.hostedInvoiceUrl ?? portalBilling,
-      nextDate: await nextDate(account),
-    };
-    // Dry-run and exempt accounts were told nothing, so the Portal shows nothing either.
-    if (relaxed) return { accountId: account.id, announcements: [], dryRun: true, wouldBe: [announcement] };
-    return { accountId: account.id, announcements: [announcement], dryRun: false };
-  });
+    },
+    async (request, reply) => {
+      const query = request.query;
+      const account = await deps.db.billingAccount.findUnique({
+        where: { id: query.accountId },
+        select: {
+          id: true,
+          state: true,
+          backupsBlocked: true,
+          enforcementExempt: true,
+          overdueSince: true,
+          retainUntil: true,
+        },
+      });
+      if (!account) return notFound(reply, `unknown account ${query.accountId}`);
+      const relaxed = deps.policy.dryRun || account.enforcementExempt;
+      if (account.state === 'active') {
+        return { accountId: account.id, announcements: [], dryRun: relaxed };
+      }
+      const state = account.state;
+      const invoices = await deps.db.invoice.findMany({
+        where: { accountId: account.id, status: 'open' },
+        select: { amountDue: true, currency: true, hostedInvoiceUrl: true },
+        orderBy: [{ lastEventCreatedAt: 'asc' }, { id: 'asc' }],
+      });
+      const totals = new Map<string, number>();
+      for (const invoice of invoices) {
+        const currency = invoice.currency.toLowerCase();
+        totals.set(currency, (totals.get(currency) ?? 0) + invoice.amountDue);
+      }
+      const blockedActions = GATE_ACTIONS.filter(
+        (action) =>
+          !evaluateGate(state, { dryRun: false, backupsBlocked: account.backupsBlocked }, action).allowed,
+      );
+      const announcement: Announcement = {
+        id: `billing:${account.id}:${state}`,
+        kind: 'billing',
+        ...COPY[state],
+        state,
+        stillWorks: STILL_WORKS[state],
+        blocked: [...new Set(blockedActions.flatMap((a) => (BLOCKED_LABEL[a] ? [BLOCKED_LABEL[a]] : [])))],
+        blockedActions,
+        amountDue: [...totals].map(([currency, amountCents]) => ({
+          currency,
+          amountCents,
+          formatted: formatAmount(amountCents, currency),
+        })),
+        payUrl: invoices[0]?.hostedInvoiceUrl ?? portalBilling,
+        nextDate: await nextDate(account),
+      };
+      // Dry-run and exempt accounts were told nothing, so the Portal shows nothing either.
+      if (relaxed) return { accountId: account.id, announcements: [], dryRun: true, wouldBe: [announcement] };
+      return { accountId: account.id, announcements: [announcement], dryRun: false };
+    },
+  );
 }

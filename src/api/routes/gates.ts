@@ -1,13 +1,15 @@
 // The internal gate API (docs/design.md, "Gates") for the main API and the controller: one indexed lookup
 // of the account's billing row, then the pure gate. Dry-run comes from the configured policy.
 import { type FastifyInstance } from 'fastify';
+import { type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { type PrismaClient } from '../../platform/database.js';
 import { evaluateGate, GATE_ACTIONS, GATE_CODES, GATE_STATES, type GateDecision } from '../../gates/index.js';
 import { gateDecisions } from '../../platform/observability/metrics.js';
 import { createGateAccountLookup, type GateAccount } from '../sql/gate-account.js';
 import { type Scope } from '../auth.js';
-import { accountIdSchema, notFound, parse, vmidNumberSchema, vmidSchema } from '../validation.js';
+import { accountIdSchema, notFound, vmidNumberSchema, vmidSchema } from '../validation.js';
+import { errorResponse, errorResponses, json } from '../contract.js';
 
 export interface GateRouteDeps {
   db: PrismaClient;
@@ -30,7 +32,14 @@ export const gateCheckBodySchema = z
     message: 'give exactly one of accountId and serverVmid',
     path: ['accountId'],
   })
-  .meta({ id: 'GateCheckRequest' });
+  // The refinement, as JSON Schema says it: exactly one of the two.
+  .meta({
+    id: 'GateCheckRequest',
+    oneOf: [
+      { required: ['accountId'], not: { required: ['serverVmid'] } },
+      { required: ['serverVmid'], not: { required: ['accountId'] } },
+    ],
+  });
 
 const wouldBeSchema = z.object({
   allowed: z.boolean(),
@@ -96,25 +105,69 @@ export function gateRoutes(app: FastifyInstance, deps: GateRouteDeps) {
     } satisfies GateDecisionResponse;
   };
 
-  app.post('/v1/gates/check', { config: mainApi }, async (request, reply) => {
-    const body = parse(reply, 'body', gateCheckBodySchema, request.body);
-    if (!body) return reply;
-    if (body.serverVmid !== undefined) {
-      const account = await lookup.byVmid(body.serverVmid);
-      if (!account) return notFound(reply, `unknown server ${body.serverVmid}`);
-      return decide(account, body.action, body.serverVmid);
-    }
-    const account = await lookup.byId(body.accountId!);
-    if (!account) return notFound(reply, `unknown account ${body.accountId}`);
-    return decide(account, body.action);
-  });
+  const routes = app.withTypeProvider<ZodTypeProvider>();
+  routes.post(
+    '/v1/gates/check',
+    {
+      config: mainApi,
+      schema: {
+        tags: ['internal'],
+        operationId: 'checkGate',
+        summary: 'May the account (or the account of a server) do this action?',
+        description:
+          'Give exactly one of accountId and serverVmid. In dry-run mode (and for exempt accounts) every answer is allowed, with `wouldBe` saying what enforcement would have answered.',
+        body: gateCheckBodySchema,
+        response: {
+          200: json(gateDecisionSchema, 'The decision'),
+          ...errorResponses(
+            {
+              auth: true,
+              body: true,
+              invalid:
+                'the body breaks a rule of GateCheckRequest (exactly one of accountId and serverVmid, a known action, no other fields)',
+            },
+            { 404: errorResponse('Unknown account, or a vmid no account has') },
+          ),
+        },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body;
+      if (body.serverVmid !== undefined) {
+        const account = await lookup.byVmid(body.serverVmid);
+        if (!account) return notFound(reply, `unknown server ${body.serverVmid}`);
+        return decide(account, body.action, body.serverVmid);
+      }
+      const account = await lookup.byId(body.accountId!);
+      if (!account) return notFound(reply, `unknown account ${body.accountId}`);
+      return decide(account, body.action);
+    },
+  );
 
   // For the controller/reconciler: may it repair (edge, DNS, proxy, restart) this server?
-  app.get('/v1/servers/:vmid/repair-allowed', { config: mainApiOrController }, async (request, reply) => {
-    const params = parse(reply, 'params', vmidParamsSchema, request.params);
-    if (!params) return reply;
-    const account = await lookup.byVmid(params.vmid);
-    if (!account) return notFound(reply, `unknown server ${params.vmid}`);
-    return decide(account, 'controller.repair', params.vmid);
-  });
+  routes.get(
+    '/v1/servers/:vmid/repair-allowed',
+    {
+      config: mainApiOrController,
+      schema: {
+        tags: ['internal'],
+        operationId: 'repairAllowed',
+        summary: 'For the controller: may it repair (edge, DNS, proxy, restart) this server?',
+        params: vmidParamsSchema,
+        response: {
+          200: json(gateDecisionSchema, 'The decision'),
+          ...errorResponses(
+            { auth: true, pathParams: true, invalid: 'the vmid is not a whole number from 1 to 2147483647' },
+            { 404: errorResponse('No account has a server with this vmid') },
+          ),
+        },
+      },
+    },
+    async (request, reply) => {
+      const { vmid } = request.params;
+      const account = await lookup.byVmid(vmid);
+      if (!account) return notFound(reply, `unknown server ${vmid}`);
+      return decide(account, 'controller.repair', vmid);
+    },
+  );
 }

@@ -3,6 +3,15 @@ import { type Command } from 'commander';
 import { auditTrail } from '../../accounts/audit-trail.js';
 import { printJson, println, requireAccount, wholeNumber, withRealDeps, type CliDeps } from '../runtime.js';
 
+/** The detail's plain values, e.g. "{dispute=dp_1 haltedMs=0}": what a row was about, at a glance. */
+function detailSummary(detail: unknown): string {
+  if (!detail || typeof detail !== 'object' || Array.isArray(detail)) return '';
+  const parts = Object.entries(detail as Record<string, unknown>)
+    .filter(([, v]) => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean')
+    .map(([k, v]) => `${k}=${String(v)}`);
+  return parts.length > 0 ? `  {${parts.join(' ')}}` : '';
+}
+
 export async function runAudit(
   deps: Pick<CliDeps, 'db' | 'out'>,
   accountId: string,
@@ -18,7 +27,7 @@ export async function runAudit(
   for (const e of events) {
     println(
       deps.out,
-      `${e.createdAt.toISOString()}  ${e.kind.padEnd(34)} ${e.actor}${e.dryRun ? ' [dry-run]' : ''}${e.reason ? `: ${e.reason}` : ''}`,
+      `${e.createdAt.toISOString()}  ${e.kind.padEnd(34)} ${e.actor}${e.dryRun ? ' [dry-run]' : ''}${e.reason ? `: ${e.reason}` : ''}${detailSummary(e.detail)}`,
     );
   }
 }

@@ -6,17 +6,16 @@ import { type Client } from '@temporalio/client';
 import { type Command, Option } from 'commander';
 import { adminInputSchema } from '../../accounts/admin-update-schemas.js';
 import { eventIdSchema, STRIPE_EVENT_STATUSES, stripeEventSummarySelect } from '../../api/routes/events.js';
-import { createLadderClient } from '../../ladder/client.js';
 import { createLogger } from '../../platform/logger.js';
-import { connectClient } from '../../platform/temporal/connection.js';
-import { HINTS, reasonOf } from '../../platform/dependencies.js';
+import { reasonOf } from '../../platform/dependencies.js';
 import { unavailableDependency } from '../../webhook/dependency-errors.js';
 import { type StripeEventIngest } from '../../webhook/ingest.js';
 import { ingestFromConfig } from '../../webhook/ingest-from-config.js';
 import { replayRejectedEvent } from '../../webhook/replay.js';
-import { notificationTaskQueuesFor } from '../../workflows/definitions.js';
 import {
+  cliLadderClient,
   CliError,
+  connectTemporal,
   EXIT,
   loadCliConfig,
   printJson,
@@ -186,21 +185,8 @@ async function withReplayDeps(
   await withRealDeps(async (deps) => {
     const lazy: StripeEventIngest = async (event, options) => {
       if (!ingest) {
-        try {
-          client = await connectClient(config.env);
-        } catch (error) {
-          const address = config.env.TEMPORAL_ADDRESS;
-          throw new CliError(
-            `cannot reach Temporal at ${address} (${reasonOf(error)}): ${HINTS.Temporal(address)}`,
-            EXIT.unavailable,
-          );
-        }
-        const ladder = createLadderClient({
-          client,
-          taskQueue: config.env.TEMPORAL_TASK_QUEUE,
-          policy: config.policy,
-          notificationTaskQueues: notificationTaskQueuesFor(config.env.TEMPORAL_TASK_QUEUE),
-        });
+        client = await connectTemporal(config);
+        const ladder = cliLadderClient(config, client);
         ingest = ingestFromConfig({ config, db: deps.db, ladder, logger });
       }
       return ingest(event, options);
