@@ -54,7 +54,13 @@ export interface IngestDeps {
   logger: Logger;
 }
 
-export type IngestStatus = 'processed' | 'ignored' | 'orphan' | 'stale' | 'unresolved' | 'rejected';
+/** What ingesting a delivery can end in (the HTTP contract and the event log both read this). */
+export const INGEST_STATUSES = ['processed', 'ignored', 'orphan', 'stale', 'unresolved', 'rejected'] as const;
+export type IngestStatus = (typeof INGEST_STATUSES)[number];
+/** The statuses of an applied event: everything but a rejection. */
+export const APPLIED_STATUSES = INGEST_STATUSES.filter(
+  (status): status is Exclude<IngestStatus, 'rejected'> => status !== 'rejected',
+);
 
 export interface IngestOptions {
   /** The verified request body, kept with the event if it is rejected (a replay reads it). */
