@@ -3,7 +3,7 @@
 // deliveries. Not the time-skipping server: a payment that lands in the same workflow task as a
 // notification's completion makes the ladder cancel that notification, and the time-skipping
 // server then refuses the task (ACTIVITY_UNKNOWN) and never hands it out again — a known bug of
-// that server only (temporalio/sdk-java#2391). These tests need no skipped time.
+// that server only; the real server handles it. These tests need no skipped time.
 import { randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
