@@ -1,16 +1,18 @@
 // `billing simulate`, the real CLI process, against the real HTTP service on a socket: the
-// signed event goes through verification and the event log, and starts the ladder.
+// signed event goes through verification and the event log, and starts the ladder. On the dev
+// server, like webhook-ingest.test.ts: a payment landing as a notification completes wedges a
+// ladder on the time-skipping server (see there), and nothing here needs skipped time.
 import { execFile } from 'node:child_process';
 import { type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { projectRoot } from '../../src/dev/toolchain.js';
-import { db, seedCustomer, useRunningWorker, useTimeSkippingEnv, waitForState } from './support/harness.js';
+import { db, seedCustomer, useDevServerEnv, useRunningWorker, waitForState } from './support/harness.js';
 import { buildTestApp, WEBHOOK_SECRET } from './support/http.js';
 
 const run = promisify(execFile);
-const env = useTimeSkippingEnv();
+const env = useDevServerEnv();
 const taskQueue = useRunningWorker(env);
 let app: ReturnType<typeof buildTestApp>['app'];
 let url: string;
