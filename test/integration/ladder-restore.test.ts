@@ -118,7 +118,9 @@ describe('payment restores at any rung', () => {
     expect((await env.currentTimeMs()) - before).toBeLessThan(HOUR);
     const events = (await handle.fetchHistory()).events ?? [];
     const firstTask = events.findIndex((e) => e.workflowTaskStartedEventAttributes);
-    expect(events.slice(0, firstTask).filter((e) => e.workflowExecutionSignaledEventAttributes)).toHaveLength(2);
+    expect(events.slice(0, firstTask).filter((e) => e.workflowExecutionSignaledEventAttributes)).toHaveLength(
+      2,
+    );
     expect(await notificationsOf(accountId)).toEqual([]);
     expect(await db().billingAccount.findUniqueOrThrow({ where: { id: accountId } })).toMatchObject({
       state: 'active',
