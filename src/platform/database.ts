@@ -24,6 +24,10 @@ const pools = new WeakMap<PrismaClient, pg.Pool>();
  */
 export function createPrisma(databaseUrl: string, options: { max?: number } = {}): PrismaClient {
   const pool = new pg.Pool({ connectionString: databaseUrl, max: options.max ?? 10 });
+  // PostgreSQL closing an idle connection (a restart, a failover, an administrator) is an 'error'
+  // on the pool, which drops that connection; the next query opens another. Unheard, the error
+  // would end the process. (Prisma listens too, but only once it has connected.)
+  pool.on('error', () => undefined);
   const client = new PrismaClient({ adapter: new PrismaPg(pool, { disposeExternalPool: true }) });
   pools.set(client, pool);
   return client;
@@ -82,6 +86,12 @@ export async function driverTransaction<T>(
 ): Promise<T> {
   const client = await pool.connect();
   let broken: Error | undefined;
+  // A connection lost while checked out is an 'error' on the client (the pool listens only to
+  // idle ones): the statement in flight fails with it, and the connection is not reused.
+  const onLost = (error: Error) => {
+    broken = error;
+  };
+  client.on('error', onLost);
   try {
     const statements = prelude?.((value) => client.escapeLiteral(value)) ?? [];
     const results = (await client.query({
@@ -98,6 +108,7 @@ export async function driverTransaction<T>(
     });
     throw error;
   } finally {
+    client.removeListener('error', onLost);
     client.release(broken);
   }
 }
