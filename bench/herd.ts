@@ -53,6 +53,8 @@ export interface HerdOptions {
   /** Multiplies the configured notification rates (1 = as configured). */
   rateScale: number;
   phaseTimeoutMs: number;
+  /** How many rungs to run: 1 overdue, 2 + final warning, 3 + suspension (default). */
+  rungs?: number;
 }
 
 export const herdDefaults = (quick: boolean): HerdOptions =>
@@ -79,16 +81,34 @@ function rates(requests: RecordedRequest[], from: number) {
   };
 }
 
+/** The most requests the stand-in saw in any window of `windowMs`. */
+function peakIn(requests: RecordedRequest[], windowMs: number): number {
+  const at = requests.map((r) => r.at);
+  let peak = 0;
+  let j = 0;
+  for (let i = 0; i < at.length; i++) {
+    while (at[i]! - at[j]! >= windowMs) j++;
+    peak = Math.max(peak, i - j + 1);
+  }
+  return peak;
+}
+
 export async function runHerd(options: HerdOptions) {
+  const rungs = options.rungs ?? 3;
   const { accounts } = options;
   const tmp = tempDir('billing-bench-herd-');
   progress('herd: starting a throwaway PostgreSQL, the time-skipping server and the provider stand-ins');
   const pg = await startPostgres(tmp);
   const env = await startTimeSkippingServer();
   const resend = await startResendStandin();
-  const discord = await startDiscordStandin();
+  // Discord's per-channel limit as the stand-in enforces it: a message beyond 30 in any minute
+  // (at the configured rate) is answered 429, and counted.
+  const discord = await startDiscordStandin({
+    rateLimit: { messages: Math.round(30 * options.rateScale), perMs: 60_000 },
+  });
   // The stand-ins time their requests from their own start.
   const standinsStarted = Date.now();
+  const billingPosted = () => discord.posted.filter((p) => p.webhookId === BILLING_WEBHOOK).length;
   const db = createPrisma(pg.databaseUrl);
   const config = loadConfig({
     DATABASE_URL: pg.databaseUrl,
@@ -215,6 +235,9 @@ export async function runHerd(options: HerdOptions) {
         const phaseStart = Date.now();
         const from = Date.now() - standinsStarted;
         let last = 0;
+        const postedBefore = billingPosted();
+        /** Seconds from the rung's start until each expected channel had settled. */
+        const settledAfter: (number | null)[] = expected.map(() => null);
         const settledOf = (e: Expected) =>
           db.notification.count({
             where: { channel: e.channel, template: e.template, status: { in: [...SETTLED] } },
@@ -231,6 +254,10 @@ export async function runHerd(options: HerdOptions) {
             timeoutMs: options.phaseTimeoutMs,
             everyMs: 1000,
             onPoll: (v) => {
+              v.settled.forEach((n, i) => {
+                if (settledAfter[i] === null && n >= expected[i]!.count)
+                  settledAfter[i] = round((Date.now() - phaseStart) / 1000, 1);
+              });
               if (Date.now() - last > 15_000) {
                 last = Date.now();
                 progress(
@@ -254,11 +281,29 @@ export async function runHerd(options: HerdOptions) {
             groups.map((g) => [g.status, g._count]),
           );
         }
+        const billingBodies = discord.requests
+          .filter((r) => r.at >= from && r.path.includes(BILLING_WEBHOOK))
+          .map((r) => (JSON.parse(r.body) as { embeds?: unknown[] }).embeds?.length ?? 0);
         const result = {
           wallSeconds: seconds,
           complete: done.met,
           transitions: done.value.reached,
           notifications: outcomes,
+          settledAfterSeconds: Object.fromEntries(
+            expected.map((e, i) => [`${e.channel}: ${e.template}`, settledAfter[i]]),
+          ),
+          // Billing posts go out in digests: messages, and embeds per message.
+          discordBillingMessages: {
+            messages: billingBodies.length,
+            embeds: billingBodies.reduce((a, b) => a + b, 0),
+            fullMessages: billingBodies.filter((n) => n === 10).length,
+          },
+          // Requests the stand-in refused with 429 (Discord's per-minute limit).
+          discordBillingRefused: billingBodies.length - (billingPosted() - postedBefore),
+          discordBillingPeak60sMessages: peakIn(
+            discord.requests.filter((r) => r.at >= from && r.path.includes(BILLING_WEBHOOK)),
+            60_000,
+          ),
           resendRequests: rates(resend.requests, from),
           discordBillingRequests: rates(
             discord.requests.filter((r) => r.path.includes(BILLING_WEBHOOK)),
@@ -289,33 +334,38 @@ export async function runHerd(options: HerdOptions) {
         progress(`herd: skipping to the ${rung}`);
         void env.sleep(Math.max(0, atMs - (await env.currentTimeMs()) + 1000)).catch(() => undefined);
       };
-      await skipTo('final warning', ladderStart + config.policy.finalWarningAfterMs);
-      phases.finalWarning = await phase(
-        'final warning',
-        'final_warning',
-        accounts,
-        customer('final_warning', 'Final warning: backups blocked', accounts),
-      );
-      await skipTo('suspension', ladderStart + config.policy.suspendAfterMs);
-      // The circuit breaker lets its threshold through; the rest are held, each alerting ops.
-      const suspending = Math.min(accounts, config.policy.suspensionBreaker.threshold);
-      phases.suspension = await phase('suspension', 'suspended', suspending, [
-        ...customer('suspended', 'Suspended: servers stopped (no data deleted)', suspending),
-        {
-          channel: 'discord_ops',
-          template: 'Circuit breaker: suspension held',
-          count: accounts - suspending,
-        },
-      ]);
+      // Fewer rungs: a run at the real rates (each rung's emails alone take accounts / 2 s).
+      if (rungs >= 2) {
+        await skipTo('final warning', ladderStart + config.policy.finalWarningAfterMs);
+        phases.finalWarning = await phase(
+          'final warning',
+          'final_warning',
+          accounts,
+          customer('final_warning', 'Final warning: backups blocked', accounts),
+        );
+      }
+      if (rungs >= 3) {
+        await skipTo('suspension', ladderStart + config.policy.suspendAfterMs);
+        // The circuit breaker lets its threshold through; the rest are held, each alerting ops.
+        const suspending = Math.min(accounts, config.policy.suspensionBreaker.threshold);
+        phases.suspension = await phase('suspension', 'suspended', suspending, [
+          ...customer('suspended', 'Suspended: servers stopped (no data deleted)', suspending),
+          {
+            channel: 'discord_ops',
+            template: 'Circuit breaker: suspension held',
+            count: accounts - suspending,
+          },
+        ]);
 
-      const statuses = await closedLoop(accounts, 32, async (i) => {
-        const s = await env.client.workflow.getHandle(workflowIdFor(`herd_${i}`)).query(statusQuery);
-        return s.state === 'suspended';
-      });
-      const held = accounts - statuses.ok;
-      phases.suspensionHeld = held;
-      phases.suspended = statuses.ok;
-      phases.breakerThreshold = config.policy.suspensionBreaker.threshold;
+        const statuses = await closedLoop(accounts, 32, async (i) => {
+          const s = await env.client.workflow.getHandle(workflowIdFor(`herd_${i}`)).query(statusQuery);
+          return s.state === 'suspended';
+        });
+        const held = accounts - statuses.ok;
+        phases.suspensionHeld = held;
+        phases.suspended = statuses.ok;
+        phases.breakerThreshold = config.policy.suspensionBreaker.threshold;
+      }
     } finally {
       for (const worker of workers) worker.shutdown();
       await running;
@@ -325,6 +375,7 @@ export async function runHerd(options: HerdOptions) {
     const byTemplate = await db.notification.groupBy({ by: ['channel', 'status'], _count: true });
     return {
       accounts,
+      rungs,
       emailRatePerSecond: emailRate,
       discordRatePerSecondPerWebhook: discordRate,
       adapters:

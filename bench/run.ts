@@ -29,6 +29,10 @@ const program = new Command()
     'multiply the notification rates in the herd (a full herd at the real rates takes hours)',
   )
   .option(
+    '--herd-rungs <n>',
+    'run the herd through 1 (overdue), 2 (final warning) or 3 (suspension, default) rungs',
+  )
+  .option(
     '--out <dir>',
     'where to write latest.json and latest.md',
     path.join(projectRoot, 'bench', 'results'),
@@ -40,7 +44,13 @@ const opts = program.opts<{
   out: string;
   merge?: boolean;
   herdRateScale?: string;
+  herdRungs?: string;
 }>();
+const herdRungs = opts.herdRungs === undefined ? undefined : Number(opts.herdRungs);
+if (herdRungs !== undefined && ![1, 2, 3].includes(herdRungs)) {
+  process.stderr.write(`--herd-rungs must be 1, 2 or 3, got ${opts.herdRungs}\n`);
+  process.exit(2);
+}
 const herdRateScale = opts.herdRateScale === undefined ? undefined : Number(opts.herdRateScale);
 if (herdRateScale !== undefined && !(herdRateScale > 0)) {
   process.stderr.write(`--herd-rate-scale must be a number > 0, got ${opts.herdRateScale}\n`);
@@ -192,6 +202,7 @@ for (const name of selected) {
         results.herd = await runHerd({
           ...herdDefaults(quick),
           ...(herdRateScale !== undefined ? { rateScale: herdRateScale } : {}),
+          ...(herdRungs !== undefined ? { rungs: herdRungs } : {}),
         });
         break;
       case 'gates':

@@ -11,6 +11,7 @@ import { type ChatNotifier, type EmailSender } from '../adapters/ports/notificat
 import { type ServerControl } from '../adapters/ports/server-control.js';
 import { createAuditHelpers } from './audit-writer.js';
 import { createChatMessageBuilder } from './chat-message.js';
+import { createDiscordDigest } from './discord-digest.js';
 import { circuitBreakerActivities } from './circuit-breaker.js';
 import { createEnforcing } from './enforcing.js';
 import { transitionActivities } from './transitions.js';
@@ -40,9 +41,14 @@ export function createActivities(deps: ActivityDeps) {
   const chatMessage = createChatMessageBuilder(deps);
   const ledger = createNotificationLedger(deps, chatMessage);
   const enforcing = createEnforcing(ledger.alertOps, deps.logger);
+  const digest = createDiscordDigest({
+    db: deps.db,
+    chat: deps.chat,
+    sentStatus: deps.chat.kind === 'recording' ? 'logged' : 'sent',
+  });
   return {
     ...transitionActivities(deps, { audit, enforcing }),
-    ...notificationActivities(deps, { audit, ledger, chatMessage }),
+    ...notificationActivities(deps, { audit, ledger, chatMessage, digest }),
     ...serverActivities(deps, { audit, enforcing }),
     ...circuitBreakerActivities(deps),
   };

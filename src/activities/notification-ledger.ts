@@ -11,6 +11,7 @@ import { PermanentDeliveryError, type ChatNotifier } from '../adapters/ports/not
 import { attempt } from './attempt.js';
 import { alertsOnFailure, isLastAttempt, retryDelayMs, stepFor } from './ledger-decisions.js';
 import { redactEmailAddresses, type ChatMessageBuilder } from './chat-message.js';
+import { PostedNotRecordedError } from './discord-digest.js';
 
 export type NotificationOutcome =
   | 'sent'
@@ -59,7 +60,10 @@ export function createNotificationLedger(
      * Sends it. A provider that cannot deduplicate (a Discord webhook) calls `markSending` right
      * before its request; one that can (Resend's Idempotency-Key) does not need to.
      */
-    send: (markSending: () => Promise<void>) => Promise<{ providerMessageId: string | null }>,
+    send: (
+      markSending: () => Promise<void>,
+      rowId: string,
+    ) => Promise<{ providerMessageId: string | null; recorded?: boolean }>,
     recording: boolean,
     workflowId?: string,
   ): Promise<NotificationOutcome> {
@@ -88,9 +92,11 @@ export function createNotificationLedger(
     }
     const rowId = row.id;
     try {
-      const { providerMessageId } = await send(async () => {
+      const { providerMessageId, recorded } = await send(async () => {
         await db.notification.update({ where: { id: rowId }, data: { sendingAt: new Date() } });
-      });
+      }, rowId);
+      // A digest records all the rows of its message in one statement.
+      if (recorded) return recording ? 'logged' : 'sent';
       await db.notification.update({
         where: { id: row.id },
         data: {
@@ -104,6 +110,8 @@ export function createNotificationLedger(
       });
       return recording ? 'logged' : 'sent';
     } catch (error) {
+      // The post is out; its mark must stay so that no attempt posts it again.
+      if (error instanceof PostedNotRecordedError) throw error;
       const message = error instanceof Error ? error.message : String(error);
       const permanent = error instanceof PermanentDeliveryError;
       const lastAttempt = isLastAttempt(error, attempt(), NOTIFICATION_MAX_ATTEMPTS);

@@ -9,6 +9,7 @@ import {
 import { type AuditHelpers } from './audit-writer.js';
 import { amountOwed, type ChatMessageBuilder, type DiscordInput } from './chat-message.js';
 import { counted, type NotificationLedger, type NotificationOutcome } from './notification-ledger.js';
+import { type DiscordDigest } from './discord-digest.js';
 
 export interface EmailInput {
   accountId: string;
@@ -23,10 +24,16 @@ export interface EmailInput {
 
 export function notificationActivities(
   deps: { db: PrismaClient; email: EmailSender; chat: ChatNotifier; portalUrl: string },
-  shared: { audit: AuditHelpers; ledger: NotificationLedger; chatMessage: ChatMessageBuilder },
+  shared: {
+    audit: AuditHelpers;
+    ledger: NotificationLedger;
+    chatMessage: ChatMessageBuilder;
+    /** Billing-channel posts go out in digests; ops alerts stay messages of their own. */
+    digest: DiscordDigest;
+  },
 ) {
   const { db } = deps;
-  const { audit, ledger, chatMessage } = shared;
+  const { audit, ledger, chatMessage, digest } = shared;
 
   return {
     async sendCustomerEmail(input: EmailInput): Promise<NotificationOutcome> {
@@ -78,7 +85,10 @@ export function notificationActivities(
             idempotencyKey: input.idempotencyKey,
             subject: input.title,
           },
-          (markSending) => deps.chat.post(input.channel, message, { beforeRequest: markSending }),
+          (markSending, rowId) =>
+            input.channel === 'billing' && deps.chat.postMany
+              ? digest.submit(rowId, message).then((r) => ({ ...r, recorded: true }))
+              : deps.chat.post(input.channel, message, { beforeRequest: markSending }),
           deps.chat.kind === 'recording',
           input.workflowId,
         )

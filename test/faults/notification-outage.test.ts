@@ -148,10 +148,12 @@ describe('Resend and Discord failing for a while', () => {
     for (const d of resend.delivered)
       emailsByKey.set(d.idempotencyKey ?? '-', (emailsByKey.get(d.idempotencyKey ?? '-') ?? 0) + 1);
     const postsByAccountAndTitle = new Map<string, number>();
+    // Billing posts go out in digests: every embed of a message is one post.
     for (const p of discord.posted.filter((m) => m.webhookId === BILLING_WEBHOOK)) {
-      const embed = p.body.embeds?.[0];
-      const key = `${embed?.fields?.find((f) => f.name === 'Account')?.value ?? '-'}/${embed?.title ?? ''}`;
-      postsByAccountAndTitle.set(key, (postsByAccountAndTitle.get(key) ?? 0) + 1);
+      for (const embed of p.body.embeds ?? []) {
+        const key = `${embed.fields?.find((f) => f.name === 'Account')?.value ?? '-'}/${embed.title ?? ''}`;
+        postsByAccountAndTitle.set(key, (postsByAccountAndTitle.get(key) ?? 0) + 1);
+      }
     }
 
     let sentOnce = 0;

@@ -7,6 +7,7 @@
 // ladder was killed at every point it has, every ladder completed, and no email, Discord post
 // or power action reached a provider twice.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BILLING_WEBHOOK } from './support/sigkill-rig.js';
 import {
   expectNothingLostOrDoubled,
   providerTally,
@@ -54,6 +55,8 @@ describe('worker killed with SIGKILL at every kill point of every activity of ev
   beforeAll(async () => {
     tripwire = await startTripwireController(
       (t) => {
+        // A digest's `sending` point has a test of its own (below).
+        if (t.point === 'sending') return 'go';
         // One victim per point: the other ladders pass it and may reach the next point in time.
         const key = `${step(t)}@${t.point}`;
         if (killed.has(key) || gathered.has(key)) return 'go';
@@ -124,5 +127,83 @@ describe('worker killed with SIGKILL at every kill point of every activity of ev
       expect(tally.unconfirmedArrived).toBeGreaterThan(0);
     },
     40 * 60_000,
+  );
+});
+
+// Billing-channel digests: one Discord message carries the posts of several ladders. The worker
+// is killed once at each point of a digest's life — `start` and `end` of a notifyDiscord on the
+// billing queue, `sending` (every row of the message marked in flight, no request yet) and
+// `provider` (Discord has the message; our code has not recorded it) of a message with at least
+// two rows. Ladders start together, so each rung's posts meet in the same digest. Run alone:
+// `npx vitest run --config test/faults/vitest.config.ts test/faults/worker-sigkill-each-activity.test.ts -t digest`.
+describe('worker killed with SIGKILL at every point of a billing digest', () => {
+  const DIGEST_LADDERS = 8;
+  const POINTS: KillPoint[] = ['start', 'sending', 'provider', 'end'];
+  let rig: SigkillRig;
+  let tripwire: TripwireController;
+  const killed = new Map<KillPoint, Trip>();
+  let gathered: KillPoint | undefined;
+
+  beforeAll(async () => {
+    tripwire = await startTripwireController(
+      (t) => {
+        const digest = t.activityType === 'notifyDiscord' && t.taskQueue.endsWith('-discord-billing');
+        if (!digest || killed.has(t.point) || gathered) return 'go';
+        // The message's own points count only for a real digest: several rows in it. They come
+        // first, while the ladders still run in step and their posts share messages.
+        if ((t.point === 'sending' || t.point === 'provider') && (t.rows ?? 0) < 2) return 'go';
+        if ((t.point === 'start' || t.point === 'end') && !(killed.has('sending') && killed.has('provider')))
+          return 'go';
+        gathered = t.point;
+        return 'kill';
+      },
+      async (victims) => {
+        for (const t of victims) killed.set(t.point, t);
+        gathered = undefined;
+        process.stderr.write(
+          `[faults] digest kill: ${victims.map((t) => `${t.point} (${t.rows ?? 1} row(s), attempt ${t.attempt})`).join(', ')}\n`,
+        );
+        await rig.restartWorker();
+      },
+      500,
+    );
+    rig = await startSigkillRig('sigkill-digest', { FAULTS_TRIPWIRE_URL: tripwire.url });
+  });
+  afterAll(async () => {
+    await rig?.close();
+    await tripwire?.close();
+  });
+
+  it(
+    'each row in exactly one message: nothing posted twice, nothing lost, every ladder completes',
+    async () => {
+      await rig.restartWorker();
+      const started = Date.now();
+      const ladders = await rig.startLadders(DIGEST_LADDERS, 0);
+      await rig.finish(ladders, 20 * 60_000);
+      const tally = await providerTally(rig, ladders);
+      const messages = rig.discord.posted.filter((p) => p.webhookId === BILLING_WEBHOOK);
+      const sizes = messages.map((m) => m.body.embeds?.length ?? 0);
+      process.stderr.write(
+        [
+          `[faults] digest: killed at ${[...killed.keys()].join(', ')} in ${Math.round((Date.now() - started) / 1000)} s; ${messages.length} billing messages, embeds per message ${sizes.join(' ')}`,
+          ...tallyLines(tally, DIGEST_LADDERS),
+          '',
+        ].join('\n'),
+      );
+
+      expect([...killed.keys()].toSorted()).toEqual([...POINTS].toSorted());
+      expectNothingLostOrDoubled(tally, DIGEST_LADDERS);
+      // Posts went out as digests, within Discord's 10 embeds.
+      expect(Math.max(...sizes)).toBeGreaterThan(1);
+      expect(Math.max(...sizes)).toBeLessThanOrEqual(10);
+      // The message killed after Discord took it: every row of it arrived once and is recorded
+      // unconfirmed. The one killed before its request: every row unconfirmed, none arrived.
+      expect(tally.unconfirmedArrived).toBeGreaterThanOrEqual(killed.get('provider')!.rows!);
+      expect(tally.postsUnconfirmed - tally.unconfirmedArrived).toBeGreaterThanOrEqual(
+        killed.get('sending')!.rows!,
+      );
+    },
+    30 * 60_000,
   );
 });

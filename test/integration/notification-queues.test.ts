@@ -33,7 +33,8 @@ describe('notification task queues', () => {
       taskQueue,
       activities: createActivities(deps),
       emailPerSecond: RATE,
-      discordPerSecond: RATE,
+      // Billing posts go out 10 to a Discord message: their queue hands out 10 per message.
+      discordPerSecond: RATE / 10,
     });
     const ladder = createLadderClient({
       client: env().client,

@@ -38,7 +38,21 @@ export interface ChatNotifier {
       beforeRequest?: () => Promise<void>;
     },
   ): Promise<{ providerMessageId: string | null }>;
+  /**
+   * Several messages as one (Discord: one message of up to 10 embeds, 6,000 characters of embed
+   * text in all), for the billing channel's digests. Adapters without it post one by one.
+   */
+  postMany?(
+    channel: ChatChannel,
+    messages: ChatMessage[],
+    options?: { beforeRequest?: () => Promise<void> },
+  ): Promise<{ providerMessageId: string | null }>;
 }
+
+/** What Discord takes in one message: at most 10 embeds... */
+export const MAX_EMBEDS_PER_MESSAGE = 10;
+/** ...whose titles, descriptions, field names and values come to at most 6,000 characters. */
+export const MAX_EMBED_TEXT_PER_MESSAGE = 6000;
 
 /** A provider said no for good (4xx other than 429): retrying cannot help. */
 export class PermanentDeliveryError extends Error {

@@ -1,5 +1,6 @@
 import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { type Activities } from '../../activities/index.js';
+import { MAX_EMBEDS_PER_MESSAGE } from '../../adapters/ports/notifications.js';
 import { type ReconciliationActivities } from '../../reconciliation/activities.js';
 import { notificationTaskQueuesFor } from '../../workflows/definitions.js';
 import { bundleWorkflowsOutOfProcess } from './workflow-bundle.js';
@@ -91,14 +92,23 @@ export function createNotificationWorkers(options: NotificationWorkersOptions): 
       activities: { sendCustomerEmail: options.activities.sendCustomerEmail },
       ...limited(options.emailPerSecond),
     }),
-    ...[queues.discordBilling, queues.discordOps].map((taskQueue) =>
-      Worker.create({
-        ...common,
-        taskQueue,
-        activities: { notifyDiscord: options.activities.notifyDiscord },
-        ...limited(options.discordPerSecond),
-      }),
-    ),
+    // Billing posts go out in digests of up to 10 per message (activities/discord-digest.ts):
+    // the queue hands out posts at 10 times the message rate, and twice a message's worth of
+    // slots lets the next digest gather while one is being posted.
+    Worker.create({
+      ...common,
+      taskQueue: queues.discordBilling,
+      activities: { notifyDiscord: options.activities.notifyDiscord },
+      ...limited(options.discordPerSecond * MAX_EMBEDS_PER_MESSAGE),
+      maxConcurrentActivityTaskExecutions: 2 * MAX_EMBEDS_PER_MESSAGE,
+    }),
+    // Ops alerts stay one message each: each may call for action.
+    Worker.create({
+      ...common,
+      taskQueue: queues.discordOps,
+      activities: { notifyDiscord: options.activities.notifyDiscord },
+      ...limited(options.discordPerSecond),
+    }),
   ]);
 }
 

@@ -217,12 +217,14 @@ export async function providerTally(rig: SigkillRig, ladders: Ladder[]) {
 
   // One billing post per ledger row; a row left unconfirmed by a kill may lack its post.
   const postsByKey = new Map<string, number>();
+  // Billing posts go out in digests: every embed of every message is one post.
   for (const p of rig.discord.posted) {
     if (p.webhookId !== BILLING_WEBHOOK) continue;
-    const embed = p.body.embeds?.[0];
-    const account = embed?.fields?.find((f) => f.name === 'Account')?.value ?? '-';
-    const key = `${account}/${embed?.title ?? ''}`;
-    postsByKey.set(key, (postsByKey.get(key) ?? 0) + 1);
+    for (const embed of p.body.embeds ?? []) {
+      const account = embed.fields?.find((f) => f.name === 'Account')?.value ?? '-';
+      const key = `${account}/${embed.title ?? ''}`;
+      postsByKey.set(key, (postsByKey.get(key) ?? 0) + 1);
+    }
   }
   const billingRows = await rig.db.notification.findMany({
     where: { accountId: { in: accountIds }, channel: 'discord_billing' },

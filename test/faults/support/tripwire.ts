@@ -9,7 +9,11 @@ import { type AddressInfo } from 'node:net';
 import { Context } from '@temporalio/activity';
 import { type ActivityDeps } from '../../../src/activities/index.js';
 
-export type KillPoint = 'start' | 'provider' | 'end';
+/**
+ * `sending` is a Discord digest's: every row of the message marked in flight, the request not
+ * yet made.
+ */
+export type KillPoint = 'start' | 'sending' | 'provider' | 'end';
 
 export interface Trip {
   point: KillPoint;
@@ -17,13 +21,16 @@ export interface Trip {
   activityId: string;
   activityType: string;
   attempt: number;
+  taskQueue: string;
+  /** A Discord digest's points: how many rows its message carries. */
+  rows?: number;
   /** The worker process that reported it. */
   pid: number;
 }
 
 // ---- worker side --------------------------------------------------------------------------------
 
-async function trip(url: string, point: KillPoint): Promise<void> {
+async function trip(url: string, point: KillPoint, rows?: number): Promise<void> {
   let info: Context['info'];
   try {
     info = Context.current().info;
@@ -36,6 +43,8 @@ async function trip(url: string, point: KillPoint): Promise<void> {
     activityId: info.activityId,
     activityType: info.activityType,
     attempt: info.attempt,
+    taskQueue: info.taskQueue,
+    ...(rows !== undefined ? { rows } : {}),
     pid: process.pid,
   };
   const response = await fetch(url, {
@@ -60,13 +69,34 @@ export function providersWithTripwire(
     };
   return {
     email: { kind: deps.email.kind, send: after(deps.email.send.bind(deps.email)) },
-    chat: { kind: deps.chat.kind, post: after(deps.chat.post.bind(deps.chat)) },
+    chat: {
+      kind: deps.chat.kind,
+      post: after(deps.chat.post.bind(deps.chat)),
+      ...(deps.chat.postMany ? { postMany: digestPoints(deps.chat.postMany.bind(deps.chat), url) } : {}),
+    },
     servers: {
       kind: deps.servers.kind,
       status: deps.servers.status.bind(deps.servers),
       shutdown: after(deps.servers.shutdown.bind(deps.servers)),
       start: after(deps.servers.start.bind(deps.servers)),
     },
+  };
+}
+
+/** A digest's message: `sending` once its rows are marked, `provider` once Discord answered. */
+function digestPoints(
+  postMany: NonNullable<ActivityDeps['chat']['postMany']>,
+  url: string,
+): NonNullable<ActivityDeps['chat']['postMany']> {
+  return async (channel, messages, options) => {
+    const result = await postMany(channel, messages, {
+      beforeRequest: async () => {
+        await options?.beforeRequest?.();
+        await trip(url, 'sending', messages.length);
+      },
+    });
+    await trip(url, 'provider', messages.length);
+    return result;
   };
 }
 
