@@ -126,7 +126,7 @@ describe('a running ladder adopts the policy in force', () => {
       await waitForState(handle, 'suspended');
       expect(await realEmails(accountId)).toEqual([]);
       const applied = await handle.executeUpdate(applyPolicyUpdate, { args: [apply()] });
-      expect(applied.change.to.nextRung).toEqual({ rung: 'final_warning', at: expect.any(String) });
+      expect(applied.change.to.nextRung?.rung).toBe('final_warning');
       const switchedAt = Date.parse(applied.status.history.at(-1)!.at);
       const warned = await waitForStatus(
         handle,
@@ -135,7 +135,7 @@ describe('a running ladder adopts the policy in force', () => {
       );
       expect(warned.history.at(-1)?.detail).toMatch(/for real/);
       expect(warned.dryRun).toBe(false);
-      expect(warned.nextAction).toEqual({ rung: 'suspended', at: expect.any(String) });
+      expect(warned.nextAction?.rung).toBe('suspended');
       expect(Date.parse(warned.nextAction!.at) - switchedAt).toBeGreaterThanOrEqual(48 * HOUR);
       expect(await realEmails(accountId)).toEqual(['final_warning']);
       expect(await access(accountId)).toMatchObject({
