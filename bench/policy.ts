@@ -77,7 +77,8 @@ export async function runPolicy(options: PolicyBenchOptions) {
       databaseUrl: pg.databaseUrl,
       temporalAddress: temporal.address,
       taskQueue: TASK_QUEUE,
-      extra: { ENFORCEMENT_MODE: 'dry-run' },
+      // info: the worker's readiness line ("worker polling") is an info line.
+      extra: { LOG_LEVEL: 'info', ENFORCEMENT_MODE: 'dry-run' },
     });
     const dry = loadConfig(env).policy;
     const enforce = loadConfig({ ...env, ENFORCEMENT_MODE: 'enforce' }).policy;

@@ -17,15 +17,13 @@ import { type Scope } from '../auth.js';
 import { accountIdSchema, integerString, sendError, timestampSchema } from '../validation.js';
 import { errorResponse, errorResponses, json, RETRY_AFTER } from '../contract.js';
 import { unavailableDependency } from '../../webhook/dependency-errors.js';
+import { policyInHours } from '../../platform/policy-summary.js';
 
 export interface AdminPolicyDeps {
   temporal: Client;
   taskQueue: string;
   policy: EnforcementPolicy;
 }
-
-const HOUR_MS = 3_600_000;
-const hoursAndDays = (ms: number) => ({ hours: ms / HOUR_MS, days: ms / (24 * HOUR_MS) });
 
 const duration = z
   .object({ hours: z.number(), days: z.number() })
@@ -164,18 +162,7 @@ export function adminPolicyRoutes(app: FastifyInstance, deps: AdminPolicyDeps) {
         },
       },
     },
-    () => {
-      const p = deps.policy;
-      return {
-        version: p.version,
-        mode: p.dryRun ? ('dry-run' as const) : ('enforce' as const),
-        reminderAfter: p.reminderAfterMs === undefined ? null : hoursAndDays(p.reminderAfterMs),
-        finalWarningAfter: hoursAndDays(p.finalWarningAfterMs),
-        suspendAfter: hoursAndDays(p.suspendAfterMs),
-        retainAfter: hoursAndDays(p.retainAfterMs),
-        retention: hoursAndDays(p.retentionMs),
-      };
-    },
+    () => policyInHours(deps.policy),
   );
 
   routes.get(

@@ -12,7 +12,7 @@ import {
   type RolloutPlan,
   type RolloutResult,
 } from '../../ladder/policy-rollout.js';
-import { describePolicy } from '../../platform/policy-summary.js';
+import { describePolicy, policyInHours } from '../../platform/policy-summary.js';
 import {
   BILLING_STATES,
   DEFAULT_MIN_NOTICE_HOURS,
@@ -53,7 +53,7 @@ const mode = (dryRun: boolean) => (dryRun ? 'dry-run' : 'enforce');
 
 export function runPolicyShow(policy: EnforcementPolicy, out: Output, options: { json?: boolean }) {
   if (options.json) {
-    printJson(out, { version: policy.version, mode: mode(policy.dryRun), policy });
+    printJson(out, { ...policyInHours(policy), policy });
     return;
   }
   for (const line of describePolicy(policy)) println(out, line);
