@@ -224,7 +224,6 @@ function offset(spec: RungSpec, policy: EnforcementPolicy): number | null {
 
 /** The anchor's landing plus the policy's gap between its rung and this one. */
 function fullGapAfter(anchor: Anchor, spec: RungSpec, position: LadderPosition, policy: EnforcementPolicy) {
-  // Stryker disable next-line LogicalOperator: an anchor is a rung the ladder landed, so the policy has its offset
   const from = offset(rungSpec(anchor.rung), policy) ?? 0;
   return Date.parse(anchor.at) + (offset(spec, policy) ?? 0) - from + position.shiftMs - anchor.shiftMs;
 }
