@@ -7,7 +7,7 @@ import { type Config } from '../platform/config.js';
 import { type PrismaClient } from '../platform/database.js';
 import { type Logger } from '../platform/logger.js';
 import { createLadderClient, type LadderClient } from '../ladder/client.js';
-import { type ActivityDeps } from '../activities/index.js';
+import { type SweepingStripeEventIngest } from '../webhook/ingest.js';
 import { ingestFromConfig } from '../webhook/ingest-from-config.js';
 import { registry } from '../platform/observability/metrics.js';
 import { stalenessThresholds } from '../platform/observability/staleness-service.js';
@@ -33,8 +33,6 @@ export interface HttpDeps {
   logger: Logger;
   /** Defaults to one on `temporal` with the configured task queue and policy. */
   ladder?: LadderClient;
-  /** Where ops alerts go (Discord or recorded); defaults to the configured adapters. */
-  activityDeps?: ActivityDeps;
 }
 
 /** Stripe sends at most a few hundred KB; anything near this is not a Stripe event. */
@@ -92,6 +90,33 @@ function baseApp(deps: HttpDeps): FastifyInstance {
   return app;
 }
 
+/** How often the webhook's queued ops alerts are checked for a failed hand-over to Temporal. */
+export const ALERT_SWEEP_INTERVAL_MS = 60_000;
+
+/**
+ * Ops alerts the webhook queued but could not hand to Temporal after the commit (it was
+ * unreachable right then, or the process stopped) are handed over again, once a minute, by the
+ * internal listener while it runs. Several instances may sweep at once: Temporal starts one
+ * workflow per alert key.
+ */
+function sweepQueuedAlerts(app: FastifyInstance, ingest: SweepingStripeEventIngest, logger: Logger) {
+  let timer: NodeJS.Timeout | undefined;
+  app.addHook('onReady', () => {
+    timer = setInterval(() => {
+      ingest
+        .sweepQueuedAlerts()
+        .catch((error: unknown) =>
+          logger.warn(
+            { err: error instanceof Error ? error.message : String(error) },
+            'ops alert sweep failed',
+          ),
+        );
+    }, ALERT_SWEEP_INTERVAL_MS);
+    timer.unref();
+  });
+  app.addHook('onClose', () => clearInterval(timer));
+}
+
 /**
  * The HTTP service on PORT: every route (the webhook too, for local use and the CLI). Never
  * published to the internet: the main API, the controller, the Portal and operators reach it on
@@ -101,6 +126,7 @@ export function buildServer(deps: HttpDeps): FastifyInstance {
   const app = baseApp(deps);
   const { env } = deps.config;
   const { ladder, webhook } = shared(deps);
+  sweepQueuedAlerts(app, webhook.ingest, deps.logger);
   app.addHook('onRequest', authenticate(scopeTokens(env), webhook.authFailures));
   // First, so that it sees every route registered after it (its onRoute hook collects them).
   void app.register(swagger, swaggerOptions);

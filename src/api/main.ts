@@ -23,14 +23,12 @@ const temporal = await (async () => {
   enforceDatabaseRole(config.env, role, logger);
   return waitForDependency('Temporal', config.env.TEMPORAL_ADDRESS, () => connectClient(config.env), startup);
 })().catch((error: unknown) => exitIfUnavailable(error, (fields, message) => logger.fatal(fields, message)));
-// One set of adapters (and rate limiters) for the routes and the staleness check.
+// The staleness check's alerts go through the configured adapters (and their rate limiters).
 const activityDeps = activityDepsFromConfig(config, db, logger);
-const app = buildServer({ config, db, temporal, logger, activityDeps });
+const app = buildServer({ config, db, temporal, logger });
 // The webhook's own listener (PUBLIC_PORT), when Stripe must reach this service from the internet.
 const publicApp =
-  config.env.PUBLIC_PORT === undefined
-    ? undefined
-    : buildPublicServer({ config, db, temporal, logger, activityDeps });
+  config.env.PUBLIC_PORT === undefined ? undefined : buildPublicServer({ config, db, temporal, logger });
 let stopStalenessCheck = async () => {};
 
 let stopping = false;

@@ -1,8 +1,16 @@
 // The one way the webhook, reconciliation, admin API and CLI talk to enforcement workflows:
 // start-or-signal on a failed payment, signal a running ladder, query and update it.
-import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowIdReusePolicy,
+  WorkflowNotFoundError,
+  type Client,
+  type WorkflowHandle,
+} from '@temporalio/client';
 import { policyDetails } from '../platform/policy-summary.js';
 import { type billingEnforcementWorkflow } from '../workflows/billing-enforcement.js';
+import { type opsAlertWorkflow } from '../workflows/ops-alert.js';
+import { type OpsAlert } from '../notifications/ops-alerts.js';
 import {
   ADMIN_UPDATES,
   disputeOpenedSignal,
@@ -111,6 +119,37 @@ export function createLadderClient(options: LadderClientOptions) {
 
     disputeOpened(accountId: string, signal: DisputeOpened): Promise<boolean> {
       return signalIfRunning(() => handle(accountId).signal(disputeOpenedSignal, signal));
+    },
+
+    /**
+     * Hands an ops alert to Temporal: a workflow (one per alert key) posts it with retries. An
+     * alert already handed over is not started again.
+     */
+    async opsAlert(alert: OpsAlert): Promise<void> {
+      try {
+        await bounded(() =>
+          client.workflow.start<typeof opsAlertWorkflow>('opsAlertWorkflow', {
+            workflowId: `ops-alert:${alert.key}`,
+            taskQueue: options.taskQueue,
+            workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+            args: [
+              {
+                accountId: alert.accountId,
+                idempotencyKey: alert.key,
+                title: alert.title,
+                detail: alert.detail,
+                ...(options.notificationTaskQueues
+                  ? { notificationTaskQueue: options.notificationTaskQueues.discordOps }
+                  : {}),
+              },
+            ],
+            staticSummary: alert.title,
+          }),
+        );
+      } catch (error) {
+        if (error instanceof WorkflowExecutionAlreadyStartedError) return;
+        throw error;
+      }
     },
 
     /** Whether the account has a ladder running now. */

@@ -45,6 +45,10 @@ export function unavailableDependency(error: unknown): Dependency | null {
     if (
       (fromPrisma &&
         /connect|terminat|timeout|closed|socket|reach|shutting down|administrator/i.test(message)) ||
+      // node-postgres itself (the webhook's statements): a connection lost or never got.
+      /^Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(
+        message,
+      ) ||
       (typeof name === 'string' &&
         (name === 'PrismaClientInitializationError' || name === 'DriverAdapterError')) ||
       (code !== undefined &&

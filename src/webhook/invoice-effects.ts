@@ -4,7 +4,7 @@
 // invoice (paid and void are final in Stripe) never starts a ladder again. Shared by the
 // webhook and the reconciliation, which both call it under the account's lock.
 import type Stripe from 'stripe';
-import { type Db } from '../platform/database.js';
+import { type RawDb } from '../platform/database.js';
 import { type LadderClient } from '../ladder/client.js';
 import { readInvoice, saveInvoice, type InvoiceFacts } from './sql/invoice.js';
 
@@ -43,7 +43,7 @@ const isSettled = (status: string) => (SETTLED_STATUSES as readonly string[]).in
 
 /** `invoice.payment_failed` (or a past-due invoice found by reconciliation). */
 export async function applyPaymentFailed(
-  tx: Db,
+  tx: RawDb,
   deps: InvoiceEffectDeps,
   input: { accountId: string; invoice: InvoiceFacts; eventId: string; eventCreated: Date },
 ): Promise<EffectResult> {
@@ -91,7 +91,7 @@ export async function applyPaymentFailed(
 
 /** `invoice.paid`, `invoice.payment_succeeded`, `invoice.voided` (or reconciliation). */
 export async function applySettled(
-  tx: Db,
+  tx: RawDb,
   deps: Pick<InvoiceEffectDeps, 'ladder'>,
   input: {
     accountId: string;
@@ -131,7 +131,7 @@ export async function applySettled(
 
 /** `invoice.marked_uncollectible`: written off in Stripe, still unpaid — recorded, no restore. */
 export async function applyUncollectible(
-  tx: Db,
+  tx: RawDb,
   input: { accountId: string; invoice: InvoiceFacts; eventId: string; eventCreated: Date },
 ): Promise<EffectResult> {
   const row = await readInvoice(tx, input.invoice.id);

@@ -8,7 +8,7 @@ import { validatorCompiler } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { type Logger } from '../platform/logger.js';
 import { webhookDuration, webhookEvents } from '../platform/observability/metrics.js';
-import { type StripeEventIngest } from './ingest.js';
+import { INGEST_STATUSES, type StripeEventIngest } from './ingest.js';
 import { eventEnvelope, verifyStripeWebhook, WebhookRejectedError } from './verify-signature.js';
 import { errorResponse, errorResponses, json, RETRY_AFTER, type ResponseDoc } from '../api/contract.js';
 import { sendError } from '../api/validation.js';
@@ -41,8 +41,10 @@ const receivedSchema = z
   .object({
     received: z.literal(true),
     status: z
-      .enum(['processed', 'ignored', 'orphan', 'stale', 'duplicate', 'rejected'])
-      .describe('rejected: signed, but this version cannot process its content; stored for a replay'),
+      .enum([...INGEST_STATUSES, 'duplicate'])
+      .describe(
+        'rejected: signed, but this version cannot process its content; stored for a replay. unresolved: a dispute whose account nobody can tell yet; an ops alert says what to do, and a redelivery tries again',
+      ),
     outcome: z.string().describe('what processing did, for operators'),
   })
   .meta({ id: 'WebhookReceived' });

@@ -6,7 +6,7 @@
 // The story: wait for the next rung or a message; climb when the rung is due; restore when
 // nothing is owed, even in the middle of a rung (preempt.ts). State lives in ladder-state.ts,
 // messages in messages.ts, rungs in climb.ts.
-import { allHandlersFinished, condition, continueAsNew, workflowInfo } from '@temporalio/workflow';
+import { allHandlersFinished, condition, continueAsNew, patched, workflowInfo } from '@temporalio/workflow';
 import { type EnforcementInput, type EnforcementResult } from './definitions.js';
 import { climb, restore } from './climb.js';
 import { LadderState } from './ladder-state.js';
@@ -21,13 +21,20 @@ export async function billingEnforcementWorkflow(input: EnforcementInput): Promi
   ladder.publish();
 
   if (ladder.s.state === 'active') {
-    // signalWithStart delivers paymentFailed before the first line of this function runs.
+    // signalWithStart delivers paymentFailed before the first line of this function runs. Its
+    // payment can come in the same workflow task (Stripe delivers them back to back): then
+    // nothing is owed and the ladder ends now, not after a day's wait (ladders started before
+    // this waited; patched so they replay as they ran).
+    const endsOnSettle = patched('settled-before-overdue-ends');
     const overdue = await condition(
-      () => ladder.s.openInvoices.length > 0 || ladder.restoreRequest !== null,
+      () =>
+        ladder.s.openInvoices.length > 0 ||
+        ladder.restoreRequest !== null ||
+        (endsOnSettle && ladder.s.settledInvoiceIds.length > 0),
       '1 day',
       { summary: 'Wait for a failed payment' },
     );
-    if (!overdue || ladder.restoreRequest) return restore(ladder);
+    if (!overdue || ladder.restoreRequest || ladder.s.openInvoices.length === 0) return restore(ladder);
     await climb(ladder, 'overdue');
     // Still active: paid before the overdue rung's transition (preempted); nothing to lift.
     if (ladder.s.state === 'active') return restore(ladder);

@@ -8,7 +8,6 @@ import http from 'node:http';
 import { Client, Connection } from '@temporalio/client';
 import { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { recordingActivityDeps } from '../../src/activities/deps.js';
 import { loadConfig } from '../../src/platform/config.js';
 import { createPrisma, type PrismaClient } from '../../src/platform/database.js';
 import { postWebhook } from '../../bench/lib.js';
@@ -67,11 +66,6 @@ describe('webhook fuzz', () => {
         taskQueue: 'faults-fuzz',
         policy: config.policy,
         rpcTimeoutMs: 1000,
-      }),
-      activityDeps: recordingActivityDeps(db, logger, {
-        temporalUiUrl: 'http://localhost:8233',
-        temporalNamespace: 'default',
-        portalUrl: 'https://portal.example.test',
       }),
     });
     await app.listen({ host: '127.0.0.1', port: 0 });

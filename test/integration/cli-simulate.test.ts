@@ -1,16 +1,18 @@
 // `billing simulate`, the real CLI process, against the real HTTP service on a socket: the
-// signed event goes through verification and the event log, and starts the ladder.
+// signed event goes through verification and the event log, and starts the ladder. On the dev
+// server, like webhook-ingest.test.ts: a payment landing as a notification completes wedges a
+// ladder on the time-skipping server (see there), and nothing here needs skipped time.
 import { execFile } from 'node:child_process';
 import { type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { projectRoot } from '../../src/dev/toolchain.js';
-import { db, seedCustomer, useRunningWorker, useTimeSkippingEnv, waitForState } from './support/harness.js';
+import { db, seedCustomer, useDevServerEnv, useRunningWorker, waitForState } from './support/harness.js';
 import { buildTestApp, WEBHOOK_SECRET } from './support/http.js';
 
 const run = promisify(execFile);
-const env = useTimeSkippingEnv();
+const env = useDevServerEnv();
 const taskQueue = useRunningWorker(env);
 let app: ReturnType<typeof buildTestApp>['app'];
 let url: string;
@@ -80,6 +82,42 @@ describe('billing simulate', () => {
     expect(paid.stdout).toContain('invoice.paid');
     expect(paid.stdout).toContain('→ 200');
     expect(await handle.result()).toMatchObject({ outcome: 'restored' });
+  });
+
+  it("dispute: Stripe's shape (the charge as an id, no customer) after the charge's event; the ladder freezes", async () => {
+    const { accountId, handle } = await seedCustomer(env());
+    await billing(['simulate', 'payment-failed', '--account', accountId, '--url', url]);
+    await waitForState(handle, 'overdue');
+    const out = await billing(['simulate', 'dispute', '--account', accountId, '--url', url, '--json']);
+    const sent = JSON.parse(out.stdout) as {
+      eventId: string;
+      type: string;
+      response: { status: string };
+      before: { type: string; response: { status: string } }[];
+    };
+    expect(sent.before.map((e) => [e.type, e.response.status])).toEqual([['charge.succeeded', 'processed']]);
+    expect(sent).toMatchObject({
+      type: 'charge.dispute.created',
+      response: { status: 'processed', outcome: 'disputed: ladder frozen' },
+    });
+    const logged = await db().stripeEventLog.findUniqueOrThrow({ where: { id: sent.eventId } });
+    const dispute = (logged.payload as { data: { object: Record<string, unknown> } }).data.object;
+    expect(typeof dispute.charge).toBe('string');
+    expect(dispute).not.toHaveProperty('customer');
+    expect(logged.accountId).toBe(accountId);
+
+    // Without the charge's event and without a Stripe key nobody can tell the account.
+    const alone = await billing([
+      'simulate',
+      'dispute',
+      '--account',
+      accountId,
+      '--no-charge-event',
+      '--url',
+      url,
+      '--json',
+    ]);
+    expect(JSON.parse(alone.stdout)).toMatchObject({ response: { status: 'unresolved' }, before: [] });
   });
 
   it('exits 3 with a message for an unknown account, and 2 for an unknown event', async () => {

@@ -17,7 +17,6 @@ import { ingestFromConfig } from '../../src/webhook/ingest-from-config.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 import {
   db,
-  recordingDeps,
   seedCustomer,
   testLadderClient,
   useRunningWorker,
@@ -292,7 +291,6 @@ describe('billing events', () => {
       db: db(),
       ladder: testLadderClient(env().client, taskQueue()),
       logger: createLogger('silent'),
-      activityDeps: recordingDeps(),
     });
 
   it('list, show and replay: the core commands', async () => {

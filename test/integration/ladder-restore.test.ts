@@ -103,6 +103,33 @@ describe('payment restores at any rung', () => {
     });
   }
 
+  it('failed and paid in the same first workflow task: the ladder ends at once, nothing sent, no day waited', async () => {
+    const deps = recordingDeps();
+    const { accountId, invoiceIds } = await seedAccount({ servers: ['running'] });
+    // Both messages are on the history before any worker runs: the first task carries both.
+    const { worker, taskQueue } = await startWorker(env, deps);
+    const handle = await startLadder(env, taskQueue, accountId, invoiceIds[0]!);
+    await settle(handle, invoiceIds[0]!);
+    await worker.runUntil(async () => {
+      expect(await handle.result()).toMatchObject({ outcome: 'nothing_overdue', finalState: 'active' });
+    });
+    // The day's wait for a failed payment was not sat out: the run closed on the server's clock
+    // (which skips idle time, so a day's wait would show) within the hour it started.
+    const events = (await handle.fetchHistory()).events ?? [];
+    const seconds = (e: (typeof events)[number] | undefined) => Number(e?.eventTime?.seconds ?? 0);
+    expect(seconds(events.at(-1)) - seconds(events[0])).toBeLessThan(HOUR / 1000);
+    expect(events.at(-1)?.workflowExecutionCompletedEventAttributes).toBeTruthy();
+    const firstTask = events.findIndex((e) => e.workflowTaskStartedEventAttributes);
+    expect(events.slice(0, firstTask).filter((e) => e.workflowExecutionSignaledEventAttributes)).toHaveLength(
+      2,
+    );
+    expect(await notificationsOf(accountId)).toEqual([]);
+    expect(await db().billingAccount.findUniqueOrThrow({ where: { id: accountId } })).toMatchObject({
+      state: 'active',
+    });
+    await recordHistory(handle, 'failed-and-paid-in-first-task');
+  });
+
   it('two open invoices: paying one restores nothing, paying both restores', async () => {
     const deps = recordingDeps();
     const { worker, taskQueue } = await startWorker(env, deps);

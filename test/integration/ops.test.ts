@@ -172,7 +172,6 @@ describe('operations on the Temporal dev server', () => {
       db: db(),
       temporal: env.client,
       logger: silent,
-      activityDeps: recordingDeps(),
     });
     try {
       const ready = await app.inject({ method: 'GET', url: '/readyz' });

@@ -6,19 +6,20 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type createRecordingChatNotifier } from '../../src/adapters/recording/chat.js';
 import { SIMULATED_KINDS, simulatedEvent } from '../../src/webhook/event-builders.js';
+import { createActivities } from '../../src/activities/index.js';
 import { db, recordingDeps, seedCustomer, useRunningWorker, useTimeSkippingEnv } from './support/harness.js';
 import { buildTestApp } from './support/http.js';
 import { deliver, logRow } from './support/stripe.js';
 
 const env = useTimeSkippingEnv();
-const taskQueue = useRunningWorker(env);
+// Ops alerts are posted by the worker (a workflow after the commit): it records them here.
+const deps = recordingDeps();
+const chat: ReturnType<typeof createRecordingChatNotifier> = deps.chat;
+const taskQueue = useRunningWorker(env, () => createActivities(deps));
 let app: ReturnType<typeof buildTestApp>['app'];
-let chat: ReturnType<typeof createRecordingChatNotifier>;
 
 beforeAll(async () => {
-  const deps = recordingDeps();
-  chat = deps.chat;
-  app = buildTestApp({ client: env().client, taskQueue: taskQueue(), activityDeps: deps }).app;
+  app = buildTestApp({ client: env().client, taskQueue: taskQueue() }).app;
   await app.ready();
 });
 afterAll(async () => {
@@ -114,6 +115,7 @@ describe('a signed event whose content cannot be processed', () => {
       expect(Buffer.from(row!.rawBody!).toString('utf8')).toBe(body);
 
       // One alert, recorded in the ledger and posted once, saying what to do; no customer data.
+      await env().client.workflow.getHandle(`ops-alert:stripe:${event.id}:rejected`).result();
       const posts = chat.posted.filter((p) => p.message.description.includes(event.id));
       expect(posts).toHaveLength(1);
       expect(posts[0]!.message.title).toBe('Stripe event rejected');

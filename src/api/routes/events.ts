@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { type PrismaClient } from '../../platform/database.js';
 import { adminInputSchema } from '../../accounts/admin-update-schemas.js';
 import { unavailableDependency } from '../../webhook/dependency-errors.js';
-import { type StripeEventIngest } from '../../webhook/ingest.js';
+import { APPLIED_STATUSES, INGEST_STATUSES, type StripeEventIngest } from '../../webhook/ingest.js';
 import { replayRejectedEvent } from '../../webhook/replay.js';
 import { type Scope } from '../auth.js';
 import { integerString, notFound, sendError, timestampSchema } from '../validation.js';
@@ -19,15 +19,8 @@ export interface EventRouteDeps {
   ingest: StripeEventIngest;
 }
 
-export const STRIPE_EVENT_STATUSES = [
-  'received',
-  'processed',
-  'ignored',
-  'orphan',
-  'stale',
-  'failed',
-  'rejected',
-] as const;
+// received: being applied; failed: an outage, Stripe redelivers it.
+export const STRIPE_EVENT_STATUSES = ['received', ...INGEST_STATUSES, 'failed'] as const;
 
 // At most 100 characters, like every path parameter (a longer one is a 414 before routing).
 // Stripe's ids are evt_…, but any id of the service's id alphabet is a fair question: one it has
@@ -72,7 +65,7 @@ export const replayResultSchema = z
   .object({
     eventId: z.string(),
     type: z.string(),
-    status: z.enum(['processed', 'ignored', 'orphan', 'stale']).describe("the event's status now"),
+    status: z.enum(APPLIED_STATUSES).describe("the event's status now"),
     outcome: z.string(),
     accountId: z.string().nullable(),
     replayId: z.string().describe('the StripeEventReplay row: who replayed it, why, the result'),
@@ -139,7 +132,7 @@ export function eventRoutes(app: FastifyInstance, deps: EventRouteDeps) {
         params: eventParamsSchema,
         body: replayBodySchema,
         response: {
-          200: json(replayResultSchema, 'Applied: the event is processed (or ignored, orphan, stale) now'),
+          200: json(replayResultSchema, 'Applied: the event is processed (or ignored, orphan, stale, unresolved) now'),
           ...errorResponses(
             {
               auth: true,

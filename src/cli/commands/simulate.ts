@@ -1,10 +1,13 @@
-// `billing simulate <event> --account <id>`: our `stripe trigger`. Builds a Stripe-shaped event
-// (Stripe's object shapes), signs it with the configured webhook secret and posts it to the
-// webhook, so the whole path — verification, event log, ladder — runs as in production.
+// `billing simulate <event> --account <id>`: our `stripe trigger`. Builds the event from Stripe's
+// published object (src/webhook/stripe-shapes/), signs it with the configured webhook secret and
+// posts it to the webhook, so the whole path — verification, event log, ladder — runs as in
+// production. A dispute is Stripe's shape too: it names only its charge, so by default the
+// charge's own `charge.succeeded` goes first, as it does from Stripe when the customer pays.
 import { type Command, Option } from 'commander';
 import { z } from 'zod';
 import { createPrisma } from '../../platform/database.js';
 import {
+  newId,
   SIMULATED_KINDS,
   signPayload,
   simulatedEvent,
@@ -16,6 +19,9 @@ export interface SimulateOptions {
   account?: string;
   customer?: string;
   invoice?: string;
+  charge?: string;
+  /** false (--no-charge-event): a dispute without the charge's event before it. */
+  chargeEvent?: boolean;
   amount?: number;
   currency: string;
   url: string;
@@ -43,23 +49,50 @@ export async function runSimulate(deps: SimulateDeps, kind: SimulatedKind, optio
     }
     customer = found;
   }
-  const event = simulatedEvent(kind, {
+  const chargeId =
+    options.charge ?? (kind === 'dispute' || kind === 'charge-succeeded' ? newId('ch') : undefined);
+  const common = {
     customer,
     invoiceId: options.invoice,
+    chargeId,
     amount: options.amount,
     currency: options.currency,
-  });
+  };
+  const events = [
+    ...(kind === 'dispute' && options.chargeEvent !== false
+      ? [simulatedEvent('charge-succeeded', common)]
+      : []),
+    simulatedEvent(kind, common),
+  ];
+  const sent: { eventId: string; type: string; objectId: string; status: number; response: unknown }[] = [];
+  for (const event of events) {
+    const { status, body } = await post(deps, options.url, event);
+    const object = event.data.object as { id: string };
+    sent.push({ eventId: event.id, type: event.type, objectId: object.id, status, response: body });
+    if (!options.json) {
+      println(deps.out, `sent ${event.type} ${event.id} (${object.id}) for ${customer}`);
+      println(deps.out, `→ ${status} ${typeof body === 'string' ? body : JSON.stringify(body)}`);
+    }
+    if (status < 200 || status >= 300) {
+      if (options.json) printJson(deps.out, { ...sent.at(-1), before: sent.slice(0, -1) });
+      throw new CliError(`the webhook answered ${status}`, status >= 500 ? EXIT.unavailable : EXIT.failure);
+    }
+  }
+  if (options.json) printJson(deps.out, { ...sent.at(-1), before: sent.slice(0, -1) });
+}
+
+async function post(deps: SimulateDeps, url: string, event: { id: string }) {
   const payload = JSON.stringify(event);
   let response: Response;
   try {
-    response = await (deps.fetch ?? fetch)(options.url, {
+    response = await (deps.fetch ?? fetch)(url, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'stripe-signature': signPayload(payload, deps.secret) },
       body: payload,
     });
   } catch (error) {
     throw new CliError(
-      `cannot reach the webhook at ${options.url}: ${error instanceof Error ? error.message : String(error)} (is \`npm run dev\` running?)`,
+      `cannot reach the webhook at ${url}: ${error instanceof Error ? error.message : String(error)} (is \`npm run dev\` running?)`,
       EXIT.unavailable,
     );
   }
@@ -70,25 +103,7 @@ export async function runSimulate(deps: SimulateDeps, kind: SimulatedKind, optio
   } catch {
     // not JSON: shown as text
   }
-  const object = event.data.object as { id: string };
-  if (options.json) {
-    printJson(deps.out, {
-      eventId: event.id,
-      type: event.type,
-      objectId: object.id,
-      status: response.status,
-      response: body,
-    });
-  } else {
-    println(deps.out, `sent ${event.type} ${event.id} (${object.id}) for ${customer}`);
-    println(deps.out, `→ ${response.status} ${typeof body === 'string' ? body : JSON.stringify(body)}`);
-  }
-  if (!response.ok) {
-    throw new CliError(
-      `the webhook answered ${response.status}`,
-      response.status >= 500 ? EXIT.unavailable : EXIT.failure,
-    );
-  }
+  return { status: response.status, body };
 }
 
 export function registerSimulate(program: Command) {
@@ -99,6 +114,11 @@ export function registerSimulate(program: Command) {
     .option('--account <id>', 'the account (its Stripe customer id is read from the database)')
     .option('--customer <cus_id>', 'the Stripe customer id, instead of --account')
     .option('--invoice <in_id>', 'the invoice id (default: a new one; reuse it to pay or retry an invoice)')
+    .option('--charge <ch_id>', 'the charge of charge-succeeded or dispute (default: a new one)')
+    .option(
+      '--no-charge-event',
+      "dispute: send only the dispute, not the charge's charge.succeeded before it (the service then needs STRIPE_SECRET_KEY or an earlier event of that charge, or keeps the dispute unresolved)",
+    )
     .option('--amount <cents>', 'amount due in the smallest currency unit', wholeNumber('--amount'))
     .addOption(new Option('--currency <code>', 'three-letter currency code').default('usd'))
     .option('--url <url>', 'the webhook URL (default: this service on HOST:PORT)')
@@ -109,6 +129,7 @@ export function registerSimulate(program: Command) {
 Examples:
   billing simulate payment-failed --account acct_42 --invoice in_test_1 --amount 2500
   billing simulate paid --account acct_42 --invoice in_test_1
+  billing simulate dispute --account acct_42     # charge.succeeded, then Stripe's dispute of it
 With the Stripe CLI, real test-mode events reach a local service through:
   stripe listen --forward-to localhost:3000/webhooks/stripe`,
     )

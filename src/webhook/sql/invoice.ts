@@ -4,7 +4,7 @@
 // Raw SQL: every invoice event reads and writes its row, on the webhook's hot path, where a raw
 // statement costs about a quarter of the CPU of Prisma's model query (measured: 0.55 vs 2.2 ms per
 // query). Timestamps are written in UTC, like the columns Prisma writes (see utcTimestamp).
-import { utcTimestamp, type Db } from '../../platform/database.js';
+import { utcTimestamp, type RawDb } from '../../platform/database.js';
 
 export interface InvoiceRow {
   status: string;
@@ -21,7 +21,16 @@ export interface InvoiceFacts {
   hostedInvoiceUrl: string | null;
 }
 
-export async function readInvoice(tx: Db, invoiceId: string): Promise<InvoiceRow | null> {
+/** A transaction that already read invoice rows (with its lock, in one round trip) carries them. */
+export type WithKnownInvoices = RawDb & { knownInvoices?: ReadonlyMap<string, InvoiceRow | null> };
+
+/** The statement readInvoice sends, for a caller that reads the row in a batch of its own. */
+export const READ_INVOICE_SQL = (literalId: string) =>
+  `SELECT status, "lastEventCreatedAt" FROM "Invoice" WHERE id = ${literalId}`;
+
+export async function readInvoice(tx: WithKnownInvoices, invoiceId: string): Promise<InvoiceRow | null> {
+  const known = tx.knownInvoices?.get(invoiceId);
+  if (known !== undefined) return known;
   const rows = await tx.$queryRaw<InvoiceRow[]>`
     SELECT status, "lastEventCreatedAt" FROM "Invoice" WHERE id = ${invoiceId}`;
   return rows[0] ?? null;
@@ -29,7 +38,7 @@ export async function readInvoice(tx: Db, invoiceId: string): Promise<InvoiceRow
 
 /** Insert or overwrite in one statement (the caller holds the account's lock and has compared). */
 export async function saveInvoice(
-  tx: Db,
+  tx: RawDb,
   accountId: string,
   facts: InvoiceFacts,
   status: string,

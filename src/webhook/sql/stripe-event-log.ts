@@ -5,7 +5,7 @@
 // that decides how many events one service ingests per second. Timestamps are written in UTC,
 // like the columns Prisma writes (see utcTimestamp).
 import type Stripe from 'stripe';
-import { Prisma, utcTimestamp, type Db } from '../../platform/database.js';
+import { Prisma, utcTimestamp, type RawDb } from '../../platform/database.js';
 
 export interface EventLogRow {
   status: string;
@@ -14,60 +14,54 @@ export interface EventLogRow {
 }
 
 /**
- * Records a delivery, or counts one more attempt of an event already recorded, in one round
- * trip (INSERT … ON CONFLICT … RETURNING, which Prisma's upsert cannot express); returns where
- * the event stands.
+ * Records a delivery, or counts one more attempt of an event already recorded, and finds the
+ * account of the customer the event names — one round trip (INSERT … ON CONFLICT … RETURNING in
+ * a CTE, which Prisma's upsert cannot express); returns where the event stands.
  */
 export async function recordDelivery(
-  db: Db,
+  db: RawDb,
   event: Stripe.Event,
   objectId: string | null,
-): Promise<EventLogRow> {
-  const [row] = await db.$queryRaw<EventLogRow[]>`
-    INSERT INTO "StripeEventLog" (id, type, "createdAt", "objectId", payload, attempts)
-    VALUES (${event.id}, ${event.type}, ${utcTimestamp(new Date(event.created * 1000))}, ${objectId},
-            ${JSON.stringify(event)}::jsonb, 1)
-    ON CONFLICT (id) DO UPDATE SET attempts = "StripeEventLog".attempts + 1
-    RETURNING status::text AS status, outcome, "accountId"`;
+  customerId: string | null,
+): Promise<EventLogRow & { customerAccountId: string | null }> {
+  const [row] = await db.$queryRaw<(EventLogRow & { customerAccountId: string | null })[]>`
+    WITH logged AS (
+      INSERT INTO "StripeEventLog" (id, type, "createdAt", "objectId", payload, attempts)
+      VALUES (${event.id}, ${event.type}, ${utcTimestamp(new Date(event.created * 1000))}, ${objectId},
+              ${JSON.stringify(event)}::jsonb, 1)
+      ON CONFLICT (id) DO UPDATE SET attempts = "StripeEventLog".attempts + 1
+      RETURNING status::text AS status, outcome, "accountId")
+    SELECT logged.*,
+           (SELECT id FROM "BillingAccount" WHERE "stripeCustomerId" = ${customerId}) AS "customerAccountId"
+    FROM logged`;
   if (!row) throw new Error(`the event log did not return ${event.id}`);
-  return row;
-}
-
-/** The event's status, read again under the account's lock (a concurrent copy may have won). */
-export async function readEventStatus(
-  tx: Db,
-  eventId: string,
-): Promise<Omit<EventLogRow, 'accountId'> | undefined> {
-  const [row] = await tx.$queryRaw<Omit<EventLogRow, 'accountId'>[]>`
-    SELECT status::text AS status, outcome FROM "StripeEventLog" WHERE id = ${eventId}`;
   return row;
 }
 
 /**
  * Records the outcome, unless the row has moved on from the `from` statuses (a concurrent copy
  * already recorded one): the condition on the status is what makes the write safe, and a plain
- * UPDATE … WHERE does it without reading the row first.
+ * UPDATE … WHERE does it without reading the row first. True when this call recorded it.
  */
 export async function markDone(
-  db: Db,
+  db: RawDb,
   eventId: string,
   accountId: string | null,
   effect: { status: string; outcome: string },
   from: string[],
-): Promise<void> {
-  await db.$executeRaw`
+): Promise<boolean> {
+  const updated = await db.$executeRaw`
     UPDATE "StripeEventLog"
     SET status = ${effect.status}::"StripeEventStatus", outcome = ${effect.outcome},
         "accountId" = ${accountId}, "processedAt" = ${utcTimestamp(new Date())}, error = NULL
     WHERE id = ${eventId} AND status::text IN (${Prisma.join(from)})`;
+  return updated === 1;
 }
 
-/** A failed attempt (Stripe redelivers it). Off the hot path, so Prisma's model query. */
-export async function markFailed(db: Db, eventId: string, message: string): Promise<void> {
-  await db.stripeEventLog.update({
-    where: { id: eventId },
-    data: { status: 'failed', error: message.slice(0, 1000) },
-  });
+/** A failed attempt (Stripe redelivers it). */
+export async function markFailed(db: RawDb, eventId: string, message: string): Promise<void> {
+  await db.$executeRaw`
+    UPDATE "StripeEventLog" SET status = 'failed', error = ${message.slice(0, 1000)} WHERE id = ${eventId}`;
 }
 
 /** A rejected event's row: the reason in `outcome`, the verified bytes kept for a replay. */
@@ -92,7 +86,7 @@ const storable = (value: string, max: number) =>
  * outcome (`from`). Off the hot path, but raw SQL like the other writes of this table: the enum
  * cast and the conditional status are one statement.
  */
-export async function markRejected(db: Db, eventId: string, rejection: Rejection, from: string[]) {
+export async function markRejected(db: RawDb, eventId: string, rejection: Rejection, from: string[]) {
   await db.$executeRaw`
     UPDATE "StripeEventLog"
     SET status = 'rejected'::"StripeEventStatus", outcome = ${storable(rejection.reason, 1000)},
@@ -108,7 +102,7 @@ export async function markRejected(db: Db, eventId: string, rejection: Rejection
  * verified bytes, from which a replay reads the event. A redelivery only counts the attempt.
  */
 export async function recordRejectedDelivery(
-  db: Db,
+  db: RawDb,
   event: { id: string; type: string },
   rejection: Rejection,
 ): Promise<EventLogRow & { inserted: boolean }> {

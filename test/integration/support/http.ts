@@ -4,12 +4,11 @@
 import { type Client } from '@temporalio/client';
 import { inject } from 'vitest';
 import { loadConfig, type Config } from '../../../src/platform/config.js';
-import { type ActivityDeps } from '../../../src/activities/index.js';
 import { type PrismaClient } from '../../../src/platform/database.js';
 import { createLogger } from '../../../src/platform/logger.js';
 import { buildPublicServer, buildServer } from '../../../src/api/app.js';
 import { type EnforcementPolicy } from '../../../src/workflows/definitions.js';
-import { db, recordingDeps, testLadderClient, testPolicy } from './harness.js';
+import { db, testLadderClient, testPolicy } from './harness.js';
 
 export const INTERNAL_TOKEN = 'internal-token-for-tests-0123456789';
 export const ADMIN_TOKEN = 'admin-token-for-tests-0123456789abc';
@@ -41,8 +40,6 @@ export function buildTestApp(options: {
   rpcTimeoutMs?: number;
   /** The public listener (webhook and /healthz only) instead of the internal one. */
   listener?: 'internal' | 'public';
-  /** The adapters ops alerts go through; default: fresh recording ones. */
-  activityDeps?: ActivityDeps;
 }) {
   const config = testConfig({ TEMPORAL_TASK_QUEUE: options.taskQueue, ...options.env });
   const policy = options.policy ?? testPolicy();
@@ -58,7 +55,6 @@ export function buildTestApp(options: {
       policy,
       ...(options.rpcTimeoutMs ? { rpcTimeoutMs: options.rpcTimeoutMs } : {}),
     }),
-    activityDeps: options.activityDeps ?? recordingDeps(),
   });
   return { app, config: { ...config, policy } };
 }
