@@ -22,6 +22,9 @@ export default {
     'src/activities/ledger-decisions.ts',
     // The ladder table and its pure timing (test/unit/ladder.test.ts).
     'src/workflows/ladder.ts',
+    // What every surface says about an account: driving invoices, amounts, why a restore
+    // happened, current vs last (test/unit/account-read-model.test.ts).
+    'src/workflows/account-rules.ts',
   ],
   coverageAnalysis: 'perTest',
   concurrency: 2,

@@ -2,7 +2,7 @@
 // idempotent PUT. Servers dropped from the list are forgotten, unless this service suspended
 // them (their recorded power state is what a restore needs).
 import { z } from 'zod';
-import { type Prisma, type PrismaClient } from '../platform/database.js';
+import { type PrismaClient } from '../platform/database.js';
 import { text } from '../platform/text.js';
 
 export const serverSchema = z
@@ -139,18 +139,5 @@ export async function syncAccount(
       created: !existing,
       servers: { added, updated, removed: removable.length, keptSuspended },
     };
-  });
-}
-
-/** What the main API reads: the account's billing state, from the database and the workflow. */
-export async function readBillingState(db: PrismaClient | Prisma.TransactionClient, accountId: string) {
-  return db.billingAccount.findUnique({
-    where: { id: accountId },
-    include: {
-      invoices: {
-        where: { status: { in: ['open', 'uncollectible'] } },
-        orderBy: { lastEventCreatedAt: 'asc' },
-      },
-    },
   });
 }

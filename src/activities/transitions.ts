@@ -8,6 +8,7 @@ import { ladderTransitions } from '../platform/observability/metrics.js';
 import { stepKey, writeEventOnce, type AuditHelpers } from './audit-writer.js';
 import { type Enforcing } from './enforcing.js';
 import { allowedFrom, stateColumns } from '../workflows/ladder.js';
+import { type RestoreReason } from '../workflows/account-rules.js';
 
 export interface TransitionInput {
   accountId: string;
@@ -23,6 +24,20 @@ export interface TransitionInput {
   reason?: string;
   detail?: Record<string, unknown>;
   retainUntil?: string;
+  /** The ladder's policy (absent from ladders scheduled before it was sent): written to the row. */
+  policy?: { version: string; dryRun: boolean };
+  /** Why a restore (to `active`) happens; absent from ladders scheduled before it was sent. */
+  restore?: { reason: RestoreReason; actor: string | null; note: string | null };
+}
+
+/** The account columns a restore writes about itself: the last restore, history not state. */
+function restoreColumns(input: TransitionInput) {
+  if (input.to !== 'active') return {};
+  return {
+    restoreReason: input.restore?.reason ?? 'settled',
+    restoredBy: input.restore?.actor ?? null,
+    restoreNote: input.restore?.note ?? null,
+  };
 }
 
 export interface AuditInput {
@@ -71,7 +86,9 @@ export function transitionActivities(
         actor: input.actor ?? 'workflow',
         reason: input.reason ?? null,
         dryRun: input.dryRun,
-        detail: (input.detail ?? {}) as Prisma.InputJsonValue,
+        detail: (input.restore
+          ? { ...input.detail, restore: input.restore }
+          : (input.detail ?? {})) as Prisma.InputJsonValue,
         idempotencyKey,
         workflowId: input.workflowId,
         runId: input.runId,
@@ -84,7 +101,9 @@ export function transitionActivities(
         data: {
           state: input.to,
           workflowId: input.workflowId,
+          ...(input.policy ? { policyVersion: input.policy.version, policyDryRun: input.policy.dryRun } : {}),
           ...stateColumns(input.to, at, input.retainUntil),
+          ...restoreColumns(input),
         },
       });
       if (updated.count === 0) {

@@ -141,7 +141,7 @@ export function buildServer(deps: HttpDeps): FastifyInstance {
       staleness: stalenessThresholds(deps.config),
     });
     stripeWebhookRoutes(routes, webhook);
-    accountRoutes(routes, { db: deps.db, ladder, dryRun: deps.config.policy.dryRun });
+    accountRoutes(routes, { db: deps.db, ladder, policy: deps.config.policy });
     gateRoutes(routes, { db: deps.db, dryRun: deps.config.policy.dryRun, databaseUrl: env.DATABASE_URL });
     announcementRoutes(routes, {
       db: deps.db,
@@ -149,7 +149,7 @@ export function buildServer(deps: HttpDeps): FastifyInstance {
       portalUrl: env.PORTAL_URL,
       ladder,
     });
-    adminRoutes(routes, { db: deps.db, ladder });
+    adminRoutes(routes, { db: deps.db, ladder, policy: deps.config.policy });
     adminPolicyRoutes(routes, {
       temporal: deps.temporal,
       taskQueue: env.TEMPORAL_TASK_QUEUE,

@@ -7,6 +7,7 @@ import { connectClient } from '../platform/temporal/connection.js';
 import { createLadderClient, type LadderClient } from '../ladder/client.js';
 import { HINTS, postgresAddress, reasonOf } from '../platform/dependencies.js';
 import { notificationTaskQueuesFor } from '../workflows/definitions.js';
+import { type ServicePolicy } from '../accounts/read-model.js';
 
 /** Exit codes (documented in `billing --help`). */
 export const EXIT = {
@@ -38,6 +39,8 @@ export interface Output {
 export interface CliDeps {
   db: PrismaClient;
   ladder: Pick<LadderClient, 'status' | 'update'>;
+  /** The service's policy, for the account's read model (minimum amount, mode outside a ladder). */
+  policy: ServicePolicy;
   /** Results (text or JSON). */
   out: Output;
   /** Progress and warnings, so `--json` output on stdout stays parseable. */
@@ -136,6 +139,7 @@ export async function withRealDeps(run: (deps: CliDeps) => Promise<void>): Promi
         status: async (accountId) => (await getLadder()).status(accountId),
         update: async (accountId, name, input) => (await getLadder()).update(accountId, name, input),
       },
+      policy: config.policy,
       out: process.stdout,
       err: process.stderr,
     }).catch((error: unknown) => {

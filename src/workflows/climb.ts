@@ -21,6 +21,7 @@ import {
   type RungSpec,
 } from './ladder.js';
 import { freshState, nowIso, type LadderState } from './ladder-state.js';
+import { restoreReason, type RestoreRecord } from './account-rules.js';
 import { mootFor, preempting, sendUnlessSettled } from './preempt.js';
 
 interface Step {
@@ -67,7 +68,18 @@ async function writeTransition(
 ): Promise<Step> {
   const step = fixed?.step ?? ladder.nextStep(to);
   const at = fixed?.at ?? nowIso();
-  const base = { accountId: ladder.accountId, ...run(), step, at, dryRun, to };
+  // The policy goes to the account row with every transition, so the database names the policy
+  // this ladder runs (and its mode), not the service's current one; a restore says why.
+  const base = {
+    accountId: ladder.accountId,
+    ...run(),
+    step,
+    at,
+    dryRun,
+    to,
+    policy: { version: ladder.policy.version, dryRun: ladder.policy.dryRun },
+    ...(to === 'active' ? { restore: restoreOf(ladder) } : {}),
+  };
   if (to === 'retained') {
     await act(ENFORCE, 'Mark the account retained').markRetained({
       ...base,
@@ -315,14 +327,26 @@ export async function climb(ladder: LadderState, rung: RungName): Promise<Climbe
   return dropped || moot() ? 'preempted' : 'climbed';
 }
 
+/** Why this restore happens: the same record for the account row and the status query. */
+function restoreOf(ladder: LadderState): Omit<RestoreRecord, 'at'> {
+  const request = ladder.restoreRequest;
+  return {
+    reason: restoreReason(request !== null, ladder.s.settlements ?? []),
+    actor: request?.actor ?? null,
+    note: request?.reason ?? null,
+  };
+}
+
 /** Lifts everything the ladder enforced and ends the workflow. */
 export async function restore(ladder: LadderState): Promise<EnforcementResult> {
   ladder.finishing = true;
   const { policy, restoreRequest } = ladder;
   const openBefore = ladder.s.openInvoices.map((i) => i.invoiceId);
-  const by = restoreRequest?.actor ?? 'payment';
+  const why = restoreOf(ladder);
+  const by = restoreRequest?.actor ?? (why.reason === 'voided' ? 'void' : 'payment');
   const wasState = ladder.s.state;
   const actions: string[] = [];
+  let restoredAt: string | null = null;
   if (wasState !== 'active') {
     // What the customer waits for: the state, backups and servers. Preempting ladders start all
     // three at once (the transition after its flag read, which decides only whether it is a
@@ -367,23 +391,25 @@ export async function restore(ladder: LadderState): Promise<EnforcementResult> {
       step = { ...(await transition(ladder, 'active')), dryRun };
       for (const what of restoreLifts()) actions.push(await lift(what, step));
     }
+    restoredAt = step.at;
     await email(ladder, actions, 'restored', step);
     await discord(
       ladder,
       actions,
       {
         channel: 'billing',
-        title: `Access restored (${by === 'payment' ? 'paid' : `force-restored by ${by}`})`,
+        title: `Access restored (${why.reason === 'force_restore' ? `force-restored by ${by}` : why.reason === 'voided' ? 'invoices voided' : 'paid'})`,
       },
       step,
     );
   }
-  ladder.restored = { at: nowIso(), by };
+  // The time the account row records as restoredAt, so every surface names the same moment.
+  ladder.restored = { at: restoredAt ?? nowIso(), by, ...why };
   ladder.record('restored', {
     actions,
     detail: restoreRequest
       ? `forceRestore by ${restoreRequest.actor}: ${restoreRequest.reason}`
-      : 'all open invoices settled',
+      : `all open invoices settled (${why.reason})`,
   });
   ladder.publish();
   await condition(allHandlersFinished);

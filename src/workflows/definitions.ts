@@ -4,6 +4,7 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { type AdminInput, type ExtendGraceInput } from './admin-input.js';
 import type { Anchor, LadderRung, RungName } from './ladder.js';
+import type { Amount, DeletionReviewRecord, DisputeRecord, Mode, RestoreReason } from './account-rules.js';
 
 export const TASK_QUEUE = 'billing-enforcement';
 export const WORKFLOW_ID_PREFIX = 'billing-enforcement:';
@@ -188,22 +189,51 @@ export interface AdminMark {
   at: string;
 }
 
+/**
+ * The status query. The fields it shares with the account's read model (src/accounts/read-model.ts)
+ * come from the same rules (account-rules.ts); what a restore ended is history (`last…`), never
+ * a current flag.
+ */
 export interface EnforcementStatus {
   accountId: string;
   state: BillingState;
   policyVersion: string;
   dryRun: boolean;
+  mode: Mode;
   overdueSince: string | null;
-  openInvoices: OpenInvoice[];
+  /** The invoices that drive this ladder (the workflow is told only of those). */
+  openInvoices: (OpenInvoice & { drivesLadder: boolean })[];
+  /** What the driving invoices add up to, per currency. */
+  ladderAmountDue: Amount[];
   nextAction: { rung: Rung; at: string } | null;
   paused: AdminMark | null;
+  /** The ladder is frozen by this dispute until an admin resumes it; null once restored. */
   disputeFrozen: { disputeId: string; at: string } | null;
+  /** The dispute open now (frozen or resumed past); null once restored. */
+  dispute: (DisputeRecord & { frozen: boolean }) | null;
+  /** The dispute a restore ended. */
+  lastDispute: DisputeRecord | null;
   suspensionHold: { since: string; recentSuspensions: number; threshold: number } | null;
   graceExtendedHours: number;
   retainUntil: string | null;
+  /** Null once restored (see lastDeletionReview). */
   deletionReviewDueAt: string | null;
+  /** Null once restored (see lastDeletionReview). */
   deletionReviewApproval: AdminMark | null;
-  restored: { at: string; by: string } | null;
+  deletionReview: DeletionReviewRecord | null;
+  /** The deletion review (and its approval) a restore ended. */
+  lastDeletionReview: DeletionReviewRecord | null;
+  /**
+   * `by`: "payment" (paid), "void" (every driving invoice voided) or the admin who forced it;
+   * `reason` says the same without ambiguity.
+   */
+  restored: {
+    at: string;
+    by: string;
+    reason: RestoreReason;
+    actor: string | null;
+    note: string | null;
+  } | null;
   history: HistoryEntry[];
 }
 
@@ -240,6 +270,10 @@ export interface CarriedState {
   realFrom?: string | null;
   realRungs?: RungName[];
   anchor?: Anchor | null;
+  /** How each invoice that drove this ladder was settled; absent in runs from before. */
+  settlements?: ('paid' | 'voided')[];
+  /** The last dispute Stripe reported to this ladder (kept after a resume); absent in older runs. */
+  dispute?: DisputeRecord;
 }
 
 export interface EnforcementInput {

@@ -20,6 +20,7 @@ import {
 } from './definitions.js';
 import { adoption, isCurrent, nextAction, nextRung, type RungName, type Scheduled } from './ladder.js';
 import { policyDetails } from '../platform/policy-summary.js';
+import { amountsDue, currentOrLast, drivesLadder, modeOf } from './account-rules.js';
 
 export function freshState(): CarriedState {
   return {
@@ -53,7 +54,7 @@ export class LadderState {
   /** Keys stay stable across continueAsNew: the first run's id names the whole ladder. */
   readonly ladderKey: string;
   restoreRequest: AdminMark | null = null;
-  restored: { at: string; by: string } | null = null;
+  restored: EnforcementStatus['restored'] = null;
   /** Set once the restore has begun: admin updates are refused from then on. */
   finishing = false;
   /** The rung whose activities are being awaited, if any: message handlers run in between. */
@@ -190,23 +191,45 @@ export class LadderState {
     return this.generation;
   }
 
+  /** A query: the same rules as the account's read model (account-rules.ts), on the ladder's state. */
   status(): EnforcementStatus {
     const s = this.s;
+    const over = this.restored !== null;
+    // Invoices the workflow was told of failed above the minimum; one from a signal without an
+    // amount (older webhooks) counts as driving, which is why the ladder holds it.
+    const openInvoices = s.openInvoices.map((invoice) => ({
+      ...invoice,
+      drivesLadder:
+        invoice.amountDue === undefined ||
+        drivesLadder({ status: 'open', amountDue: invoice.amountDue }, this.policy.minAmountDueCents),
+    }));
+    const dispute = s.dispute ?? (s.disputeFrozen ? { ...s.disputeFrozen } : null);
+    const disputes = currentOrLast(dispute, over);
+    const review = s.deletionReviewDueAt
+      ? { dueAt: s.deletionReviewDueAt, approval: s.deletionReviewApproval }
+      : null;
+    const reviews = currentOrLast(review, over);
     return {
       accountId: this.accountId,
       state: s.state,
       policyVersion: this.policy.version,
       dryRun: this.policy.dryRun,
+      mode: modeOf(this.policy.dryRun),
       overdueSince: s.overdueSince,
-      openInvoices: s.openInvoices,
-      nextAction: this.halted() || this.restored ? null : this.nextAction(),
+      openInvoices,
+      ladderAmountDue: amountsDue(openInvoices.filter((i) => i.drivesLadder)),
+      nextAction: this.halted() || over ? null : this.nextAction(),
       paused: s.paused,
-      disputeFrozen: s.disputeFrozen,
+      disputeFrozen: over ? null : s.disputeFrozen,
+      dispute: disputes.current ? { ...disputes.current, frozen: s.disputeFrozen !== null } : null,
+      lastDispute: disputes.last,
       suspensionHold: s.suspensionHold,
       graceExtendedHours: s.graceExtendedHours,
       retainUntil: s.retainUntil,
-      deletionReviewDueAt: s.deletionReviewDueAt,
-      deletionReviewApproval: s.deletionReviewApproval,
+      deletionReviewDueAt: over ? null : s.deletionReviewDueAt,
+      deletionReviewApproval: over ? null : s.deletionReviewApproval,
+      deletionReview: reviews.current,
+      lastDeletionReview: reviews.last,
       restored: this.restored,
       history: s.history,
     };

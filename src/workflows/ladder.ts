@@ -152,6 +152,8 @@ export interface StateColumns {
   deletionReviewDueAt?: Date | null;
   restoredAt?: Date;
   backupsBlocked?: boolean;
+  /** A restore ends the dispute too: from then on it is the last dispute, not a current flag. */
+  disputed?: boolean;
 }
 
 export function stateColumns(to: BillingState, at: Date, retainUntil?: string): StateColumns {
@@ -174,6 +176,7 @@ export function stateColumns(to: BillingState, at: Date, retainUntil?: string): 
         retainUntil: null,
         deletionReviewDueAt: null,
         backupsBlocked: false,
+        disputed: false,
       };
   }
 }

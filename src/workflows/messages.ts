@@ -169,6 +169,9 @@ export function registerHandlers(ladder: LadderState) {
 
   setHandler(invoiceSettledSignal, (e) => {
     if (ladder.alreadyApplied(e.eventId)) return;
+    // How the invoices that drove the ladder were settled says why it restores (paid or voided).
+    if (s.openInvoices.some((i) => i.invoiceId === e.invoiceId))
+      s.settlements = [...(s.settlements ?? []), e.how];
     s.openInvoices = s.openInvoices.filter((i) => i.invoiceId !== e.invoiceId);
     if (!s.settledInvoiceIds.includes(e.invoiceId)) s.settledInvoiceIds.push(e.invoiceId);
     if (s.settledInvoiceIds.length > MAX_REMEMBERED_EVENT_IDS) s.settledInvoiceIds.shift();
@@ -181,6 +184,8 @@ export function registerHandlers(ladder: LadderState) {
   setHandler(disputeOpenedSignal, async (e) => {
     if (ladder.alreadyApplied(e.eventId)) return;
     const already = s.disputeFrozen;
+    // Remembered past a resume: the dispute stays open until a restore ends the ladder.
+    s.dispute = { disputeId: e.disputeId, at: e.at };
     if (!already) {
       s.disputeFrozen = { disputeId: e.disputeId, at: nowIso() };
       s.haltedSince ??= nowIso();

@@ -68,7 +68,7 @@ describe('billing CLI', () => {
       policy: testPolicy(),
       publishSearchAttributes: false,
     });
-    const deps: CliDeps = { db: db(), ladder, out, err };
+    const deps: CliDeps = { db: db(), ladder, policy: testPolicy(), out, err };
     return { deps, out, err };
   }
 

@@ -18,6 +18,7 @@ export default defineConfig({
       'test/unit/invoice-effects.test.ts',
       'test/unit/ledger-decisions.test.ts',
       'test/unit/ladder.test.ts',
+      'test/unit/account-read-model.test.ts',
     ],
     environment: 'node',
   },

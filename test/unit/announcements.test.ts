@@ -3,7 +3,7 @@
 import Fastify from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type PrismaClient } from '../../src/platform/database.js';
+import { accountRowsDb } from './support/account-db.js';
 import { announcementRoutes } from '../../src/api/routes/announcements.js';
 import { testPolicy } from '../support/policy.js';
 
@@ -13,26 +13,17 @@ type State = 'active' | 'overdue' | 'final_warning' | 'suspended' | 'retained';
 const accounts = new Map<string, { state: State; enforcementExempt: boolean }>();
 const overdueSince = new Date('2026-01-01T00:00:00Z');
 
-const db = {
-  billingAccount: {
-    findUnique: ({ where }: { where: { id: string } }) => {
-      const account = accounts.get(where.id);
-      return Promise.resolve(
-        account && {
-          id: where.id,
-          backupsBlocked: account.state !== 'active' && account.state !== 'overdue',
-          overdueSince,
-          retainUntil: null,
-          ...account,
-        },
-      );
-    },
-  },
-  invoice: {
-    findMany: () =>
-      Promise.resolve([{ amountDue: 2550, currency: 'usd', hostedInvoiceUrl: 'https://pay.test/in_1' }]),
-  },
-} as unknown as PrismaClient;
+const db = accountRowsDb((id) => {
+  const account = accounts.get(id);
+  return (
+    account && {
+      backupsBlocked: account.state !== 'active' && account.state !== 'overdue',
+      overdueSince,
+      ...account,
+      invoices: [{ amountDue: 2550, currency: 'usd', hostedInvoiceUrl: 'https://pay.test/in_1' }],
+    }
+  );
+});
 
 const app = Fastify();
 // The routes' zod schemas validate and serialise, as in the service (src/api/app.ts).

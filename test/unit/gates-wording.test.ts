@@ -7,7 +7,7 @@ import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { announcementRoutes } from '../../src/api/routes/announcements.js';
 import { EMAIL_TEMPLATES, renderEmail, sampleEmailContext } from '../../src/notifications/email-templates.js';
-import { type PrismaClient } from '../../src/platform/database.js';
+import { accountRowsDb } from './support/account-db.js';
 import { testPolicy } from '../support/policy.js';
 import { agreementProblems } from './support/agreement.js';
 import {
@@ -206,23 +206,13 @@ describe('every customer-facing sentence agrees with its subject', () => {
   });
 
   describe('announcements', () => {
-    const db = {
-      billingAccount: {
-        findUnique: ({ where }: { where: { id: string } }) =>
-          Promise.resolve({
-            id: where.id,
-            state: where.id.replace(/^acct_/, ''),
-            backupsBlocked: true,
-            enforcementExempt: false,
-            overdueSince: new Date('2030-01-01T00:00:00Z'),
-            retainUntil: new Date('2030-03-01T00:00:00Z'),
-          }),
-      },
-      invoice: {
-        findMany: () =>
-          Promise.resolve([{ amountDue: 2550, currency: 'usd', hostedInvoiceUrl: 'https://pay.test/in_1' }]),
-      },
-    } as unknown as PrismaClient;
+    const db = accountRowsDb((id) => ({
+      state: id.replace(/^acct_/, ''),
+      backupsBlocked: true,
+      overdueSince: new Date('2030-01-01T00:00:00Z'),
+      retainUntil: new Date('2030-03-01T00:00:00Z'),
+      invoices: [{ amountDue: 2550, currency: 'usd', hostedInvoiceUrl: 'https://pay.test/in_1' }],
+    }));
     const app = Fastify();
     // The routes' zod schemas need the compilers the service installs (src/api/app.ts).
     app.setValidatorCompiler(validatorCompiler);

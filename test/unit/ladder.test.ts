@@ -150,6 +150,7 @@ describe('the ladder table', () => {
       retainUntil: null,
       deletionReviewDueAt: null,
       backupsBlocked: false,
+      disputed: false,
     });
   });
 

@@ -250,6 +250,53 @@ describe('GET /openapi.json', () => {
     expect(pause.properties?.reason?.pattern).toMatch(/u0000/);
   });
 
+  it('the billing API, the admin API and the announcements answer from one read model', () => {
+    const body = (method: string, path: string) =>
+      resolve(op(method, path).responses['200']!.content!['application/json']!.schema);
+    const billing = body('get', '/v1/accounts/{accountId}/billing');
+    const detail = body('get', '/admin/v1/accounts/{accountId}');
+    // The admin API carries the whole view; the billing API the same invoices and records.
+    expect(detail.properties?.view).toMatchObject({ $ref: '#/components/schemas/AccountView' });
+    const view = resolve(doc.components.schemas.AccountView!);
+    for (const field of [
+      'invoices',
+      'amountDue',
+      'ladderAmountDue',
+      'dispute',
+      'lastDispute',
+      'deletionReview',
+      'lastDeletionReview',
+      'lastRestore',
+      'policyVersion',
+      'mode',
+    ]) {
+      expect(view.required, field).toContain(field);
+    }
+    for (const field of [
+      'ladderAmountDue',
+      'dispute',
+      'lastDispute',
+      'deletionReview',
+      'lastDeletionReview',
+      'lastRestore',
+      'policyVersion',
+    ]) {
+      expect(billing.required, field).toContain(field);
+    }
+    const unpaid = resolve(doc.components.schemas.UnpaidInvoice!);
+    expect(unpaid.required).toContain('drivesLadder');
+    expect(unpaid.properties?.status).toMatchObject({ enum: ['open', 'uncollectible'] });
+    const items = (s: Schema | undefined) => (s?.items as Schema | undefined)?.$ref;
+    expect(items(billing.properties?.openInvoices)).toBe('#/components/schemas/UnpaidInvoice');
+    expect(items(view.properties?.invoices)).toBe('#/components/schemas/UnpaidInvoice');
+    const restore = resolve(doc.components.schemas.RestoreRecord!);
+    expect(restore.properties?.reason).toMatchObject({
+      enum: ['paid', 'voided', 'force_restore', 'settled'],
+    });
+    const announcement = resolve(doc.components.schemas.Announcement!);
+    expect(announcement.required).toContain('invoices');
+  });
+
   it('a refused delete takes an optional body', () => {
     expect(op('delete', '/admin/v1/servers/{vmid}').requestBody?.required).toBe(false);
     expect(op('post', '/v1/gates/check').requestBody?.required).toBe(true);

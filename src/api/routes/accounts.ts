@@ -3,12 +3,13 @@
 import { type FastifyInstance } from 'fastify';
 import { type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { AccountConflictError, accountSyncSchema, syncAccount } from '../../accounts/sync-account.js';
 import {
-  AccountConflictError,
-  accountSyncSchema,
-  readBillingState,
-  syncAccount,
-} from '../../accounts/sync-account.js';
+  accountViewSchema,
+  readAccount,
+  unpaidInvoiceSchema,
+  type ServicePolicy,
+} from '../../accounts/read-model.js';
 import { type PrismaClient } from '../../platform/database.js';
 import { billingStanding, GATE_CODES, GATE_STATES } from '../../gates/index.js';
 import { type LadderClient } from '../../ladder/client.js';
@@ -20,7 +21,8 @@ import { errorResponse, errorResponses, json } from '../contract.js';
 export interface AccountRoutesDeps {
   db: PrismaClient;
   ladder: LadderClient;
-  dryRun: boolean;
+  /** The service's policy: the minimum amount that drives a ladder, the mode outside one. */
+  policy: ServicePolicy;
 }
 
 export const accountParamsSchema = z.object({ accountId: accountIdSchema }).strict();
@@ -47,7 +49,8 @@ export const billingViewSchema = z
     state: z.enum(GATE_STATES),
     code: z.enum(GATE_CODES).describe('the code of the rung the account is on'),
     message: z.string().describe('customer-facing'),
-    mode: z.enum(['dry-run', 'enforce']),
+    mode: accountViewSchema.shape.mode,
+    policyVersion: accountViewSchema.shape.policyVersion,
     overdueSince: when,
     finalWarningAt: when,
     suspendedAt: when,
@@ -56,19 +59,19 @@ export const billingViewSchema = z
     deletionReviewDueAt: when,
     restoredAt: when,
     backupsBlocked: z.boolean(),
-    disputed: z.boolean(),
+    disputed: z.boolean().describe('a dispute is open now; a restore ends it (see lastDispute)'),
     enforcementExempt: z.boolean(),
     subscriptionStatus: z.string().nullable(),
-    openInvoices: z.array(
-      z.object({
-        id: z.string(),
-        status: z.string(),
-        amountDue: z.number().int(),
-        currency: z.string(),
-        hostedInvoiceUrl: z.string().nullable(),
-      }),
-    ),
-    amountDue: z.array(z.object({ currency: z.string(), amount: z.number().int() })),
+    openInvoices: z
+      .array(unpaidInvoiceSchema)
+      .describe('every unpaid invoice (open or uncollectible), oldest first'),
+    amountDue: accountViewSchema.shape.amountDue,
+    ladderAmountDue: accountViewSchema.shape.ladderAmountDue,
+    dispute: accountViewSchema.shape.dispute,
+    lastDispute: accountViewSchema.shape.lastDispute,
+    deletionReview: accountViewSchema.shape.deletionReview,
+    lastDeletionReview: accountViewSchema.shape.lastDeletionReview,
+    lastRestore: accountViewSchema.shape.lastRestore,
     nextAction: z.enum(['final_warning', 'suspended', 'retained', 'deletion_review']).nullable(),
     nextActionAt: when,
     workflow: z.object({
@@ -152,16 +155,16 @@ export function accountRoutes(app: FastifyInstance, deps: AccountRoutesDeps) {
     },
     async (request, reply) => {
       const params = request.params;
-      const account = await readBillingState(deps.db, params.accountId);
-      if (!account) return notFound(reply, `no account ${params.accountId}`);
+      const view = await readAccount(deps.db, params.accountId, deps.policy);
+      if (!view) return notFound(reply, `no account ${params.accountId}`);
 
       // The next step and its time live in the workflow (grace extensions and pauses move them);
       // without an answer from it the rest of the view is still right.
       let workflow: 'running' | 'finished' | 'none' | 'unavailable' = 'none';
       let nextAction: EnforcementStatus['nextAction'] = null;
-      if (account.workflowId || account.state !== 'active') {
+      if (view.workflowId || view.state !== 'active') {
         try {
-          const status = await deps.ladder.status(account.id);
+          const status = await deps.ladder.status(view.accountId);
           if (status) {
             nextAction = status.nextAction;
             workflow = status.restored ? 'finished' : 'running';
@@ -170,38 +173,34 @@ export function accountRoutes(app: FastifyInstance, deps: AccountRoutesDeps) {
           workflow = 'unavailable';
         }
       }
-      const totals: Record<string, number> = {};
-      for (const invoice of account.invoices) {
-        totals[invoice.currency] = (totals[invoice.currency] ?? 0) + invoice.amountDue;
-      }
-      const iso = (d: Date | null) => (d ? d.toISOString() : null);
       return {
-        accountId: account.id,
-        state: account.state,
-        ...billingStanding(account.state),
-        mode: deps.dryRun ? 'dry-run' : 'enforce',
-        overdueSince: iso(account.overdueSince),
-        finalWarningAt: iso(account.finalWarningAt),
-        suspendedAt: iso(account.suspendedAt),
-        retainedAt: iso(account.retainedAt),
-        retainUntil: iso(account.retainUntil),
-        deletionReviewDueAt: iso(account.deletionReviewDueAt),
-        restoredAt: iso(account.restoredAt),
-        backupsBlocked: account.backupsBlocked,
-        disputed: account.disputed,
-        enforcementExempt: account.enforcementExempt,
-        subscriptionStatus: account.subscriptionStatus,
-        openInvoices: account.invoices.map((i) => ({
-          id: i.id,
-          status: i.status,
-          amountDue: i.amountDue,
-          currency: i.currency,
-          hostedInvoiceUrl: i.hostedInvoiceUrl,
-        })),
-        amountDue: Object.entries(totals).map(([currency, amount]) => ({ currency, amount })),
+        accountId: view.accountId,
+        state: view.state,
+        ...billingStanding(view.state),
+        mode: view.mode,
+        policyVersion: view.policyVersion,
+        overdueSince: view.overdueSince,
+        finalWarningAt: view.finalWarningAt,
+        suspendedAt: view.suspendedAt,
+        retainedAt: view.retainedAt,
+        retainUntil: view.retainUntil,
+        deletionReviewDueAt: view.deletionReview?.dueAt ?? null,
+        restoredAt: view.lastRestore?.at ?? null,
+        backupsBlocked: view.flags.backupsBlocked,
+        disputed: view.flags.disputed,
+        enforcementExempt: view.flags.enforcementExempt,
+        subscriptionStatus: view.subscriptionStatus,
+        openInvoices: view.invoices,
+        amountDue: view.amountDue,
+        ladderAmountDue: view.ladderAmountDue,
+        dispute: view.dispute,
+        lastDispute: view.lastDispute,
+        deletionReview: view.deletionReview,
+        lastDeletionReview: view.lastDeletionReview,
+        lastRestore: view.lastRestore,
         nextAction: nextAction?.rung ?? null,
         nextActionAt: nextAction?.at ?? null,
-        workflow: { id: workflowIdFor(account.id), status: workflow },
+        workflow: { id: workflowIdFor(view.accountId), status: workflow },
       } satisfies z.output<typeof billingViewSchema>;
     },
   );

@@ -4,6 +4,12 @@
 import { randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { auditTrail } from '../../accounts/audit-trail.js';
+import {
+  accountViewSchema,
+  readAccount,
+  unpaidInvoiceSchema,
+  type ServicePolicy,
+} from '../../accounts/read-model.js';
 import { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -27,6 +33,8 @@ import { errorResponse, errorResponses, json, type ResponseDoc } from '../contra
 export interface AdminRouteDeps {
   db: PrismaClient;
   ladder: Pick<LadderClient, 'status' | 'update'>;
+  /** The service's policy, for the read model (the minimum amount, the mode outside a ladder). */
+  policy: ServicePolicy;
 }
 
 export const listAccountsQuerySchema = z
@@ -102,9 +110,12 @@ export const accountSummarySchema = z
     deletionReviewDueAt: when,
     backupsBlocked: z.boolean(),
     enforcementExempt: z.boolean(),
-    disputed: z.boolean(),
+    disputed: z.boolean().describe('a dispute is open now; a restore ends it'),
     workflowId: z.string().nullable(),
-    policyVersion: z.string().nullable(),
+    policyVersion: z
+      .string()
+      .nullable()
+      .describe("the policy of the account's ladder (the last one once restored)"),
     updatedAt: timestampSchema,
   })
   .meta({ id: 'AccountSummary' });
@@ -145,16 +156,6 @@ const serverRowSchema = z
   .loose()
   .describe('a server of the account, with its recorded power state');
 
-const invoiceRowSchema = z
-  .object({
-    id: z.string(),
-    status: z.string(),
-    amountDue: z.number().int(),
-    currency: z.string(),
-  })
-  .loose()
-  .describe('an open invoice');
-
 export const accountDetailSchema = z
   .object({
     account: accountSummarySchema.extend({
@@ -167,8 +168,13 @@ export const accountDetailSchema = z
       restoredAt: when,
       createdAt: timestampSchema,
       servers: z.array(serverRowSchema),
-      openInvoices: z.array(invoiceRowSchema),
+      openInvoices: z
+        .array(unpaidInvoiceSchema)
+        .describe('every unpaid invoice (open or uncollectible), oldest first: the same as view.invoices'),
     }),
+    view: accountViewSchema.describe(
+      "the account's read model: the same as the billing API's and `billing status`",
+    ),
     workflow: z
       .record(z.string(), z.unknown())
       .nullable()
@@ -269,14 +275,11 @@ export function adminRoutes(app: FastifyInstance, deps: AdminRouteDeps) {
       const params = request.params;
       const account = await deps.db.billingAccount.findUnique({
         where: { id: params.accountId },
-        include: {
-          servers: { orderBy: { vmid: 'asc' } },
-          invoices: { where: { status: 'open' }, orderBy: { lastEventCreatedAt: 'asc' } },
-        },
+        include: { servers: { orderBy: { vmid: 'asc' } } },
       });
-      if (!account) return notFound(reply, `unknown account ${params.accountId}`);
+      const view = account ? await readAccount(deps.db, account.id, deps.policy) : null;
+      if (!account || !view) return notFound(reply, `unknown account ${params.accountId}`);
       const audit = await auditTrail(deps.db, account.id, 200);
-      const { invoices, ...rest } = account;
       let workflow: EnforcementStatus | null = null;
       let workflowError: string | undefined;
       try {
@@ -287,7 +290,8 @@ export function adminRoutes(app: FastifyInstance, deps: AdminRouteDeps) {
         request.log.warn({ accountId: account.id, err: workflowError }, 'status query failed');
       }
       return {
-        account: { ...rest, openInvoices: invoices },
+        account: { ...account, openInvoices: view.invoices },
+        view,
         workflow: workflow as Record<string, unknown> | null,
         ...(workflowError ? { workflowError } : {}),
         audit,

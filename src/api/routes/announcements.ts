@@ -5,6 +5,7 @@ import { type FastifyInstance } from 'fastify';
 import { type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { type PrismaClient } from '../../platform/database.js';
+import { readAccount } from '../../accounts/read-model.js';
 import { evaluateGate, GATE_ACTIONS, GATE_CODES, GATE_STATES, type GateState } from '../../gates/index.js';
 import { formatAmount } from '../../notifications/email-templates.js';
 import { type LadderClient } from '../../ladder/client.js';
@@ -44,8 +45,25 @@ export const announcementSchema = z
     stillWorks: z.array(z.string()),
     blocked: z.array(z.string()),
     blockedActions: z.array(z.enum(GATE_ACTIONS)),
-    amountDue: z.array(amountSchema).describe('sum of the open invoices, one entry per currency'),
-    payUrl: z.string().describe('hosted invoice page of the oldest open invoice, or the Portal billing page'),
+    amountDue: z
+      .array(amountSchema)
+      .describe('sum of the unpaid invoices (open or uncollectible), one entry per currency'),
+    invoices: z
+      .array(
+        z.object({
+          id: z.string(),
+          amountCents: z.number().int(),
+          currency: z.string(),
+          formatted: z.string(),
+          drivesLadder: z.boolean().describe('false: below the minimum amount, shown but not enforced'),
+        }),
+      )
+      .describe('the unpaid invoices, oldest first'),
+    payUrl: z
+      .string()
+      .describe(
+        'hosted invoice page of the oldest unpaid invoice that drives the ladder (else the oldest unpaid one), or the Portal billing page',
+      ),
     nextDate: z
       .object({ at: z.string(), what: z.string() })
       .nullable()
@@ -57,7 +75,11 @@ export const announcementsResponseSchema = z
   .object({
     accountId: z.string(),
     announcements: z.array(announcementSchema),
-    dryRun: z.boolean().describe('dry-run mode or an exempt account: nothing is shown to the customer'),
+    dryRun: z
+      .boolean()
+      .describe(
+        "the account's ladder runs in dry-run (outside a ladder: the service's mode) or the account is exempt: nothing is shown to the customer",
+      ),
     wouldBe: z
       .array(announcementSchema)
       .optional()
@@ -197,37 +219,28 @@ export function announcementRoutes(app: FastifyInstance, deps: AnnouncementRoute
     },
     async (request, reply) => {
       const query = request.query;
-      const account = await deps.db.billingAccount.findUnique({
-        where: { id: query.accountId },
-        select: {
-          id: true,
-          state: true,
-          backupsBlocked: true,
-          enforcementExempt: true,
-          overdueSince: true,
-          retainUntil: true,
-        },
-      });
-      if (!account) return notFound(reply, `unknown account ${query.accountId}`);
-      const relaxed = deps.policy.dryRun || account.enforcementExempt;
+      const view = await readAccount(deps.db, query.accountId, deps.policy);
+      if (!view) return notFound(reply, `unknown account ${query.accountId}`);
+      const account = {
+        id: view.accountId,
+        state: view.state,
+        backupsBlocked: view.flags.backupsBlocked,
+        enforcementExempt: view.flags.enforcementExempt,
+        overdueSince: view.overdueSince ? new Date(view.overdueSince) : null,
+        retainUntil: view.retainUntil ? new Date(view.retainUntil) : null,
+      };
+      // The ladder's own mode: one started in dry-run told the customer nothing, whatever the
+      // service's mode is now.
+      const relaxed = view.mode === 'dry-run' || account.enforcementExempt;
       if (account.state === 'active') {
         return { accountId: account.id, announcements: [], dryRun: relaxed };
       }
       const state = account.state;
-      const invoices = await deps.db.invoice.findMany({
-        where: { accountId: account.id, status: 'open' },
-        select: { amountDue: true, currency: true, hostedInvoiceUrl: true },
-        orderBy: [{ lastEventCreatedAt: 'asc' }, { id: 'asc' }],
-      });
-      const totals = new Map<string, number>();
-      for (const invoice of invoices) {
-        const currency = invoice.currency.toLowerCase();
-        totals.set(currency, (totals.get(currency) ?? 0) + invoice.amountDue);
-      }
       const blockedActions = GATE_ACTIONS.filter(
         (action) =>
           !evaluateGate(state, { dryRun: false, backupsBlocked: account.backupsBlocked }, action).allowed,
       );
+      const payable = view.invoices.find((i) => i.drivesLadder) ?? view.invoices[0];
       const announcement: Announcement = {
         id: `billing:${account.id}:${state}`,
         kind: 'billing',
@@ -236,12 +249,19 @@ export function announcementRoutes(app: FastifyInstance, deps: AnnouncementRoute
         stillWorks: STILL_WORKS[state],
         blocked: [...new Set(blockedActions.flatMap((a) => (BLOCKED_LABEL[a] ? [BLOCKED_LABEL[a]] : [])))],
         blockedActions,
-        amountDue: [...totals].map(([currency, amountCents]) => ({
+        amountDue: view.amountDue.map(({ currency, amount }) => ({
           currency,
-          amountCents,
-          formatted: formatAmount(amountCents, currency),
+          amountCents: amount,
+          formatted: formatAmount(amount, currency),
         })),
-        payUrl: invoices[0]?.hostedInvoiceUrl ?? portalBilling,
+        invoices: view.invoices.map((i) => ({
+          id: i.id,
+          amountCents: i.amountDue,
+          currency: i.currency.toLowerCase(),
+          formatted: formatAmount(i.amountDue, i.currency),
+          drivesLadder: i.drivesLadder,
+        })),
+        payUrl: payable?.hostedInvoiceUrl ?? portalBilling,
         nextDate: await nextDate(account),
       };
       // Dry-run and exempt accounts were told nothing, so the Portal shows nothing either.

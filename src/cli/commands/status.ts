@@ -2,17 +2,62 @@
 import { type Command } from 'commander';
 import { formatAmount } from '../../notifications/email-templates.js';
 import { type EnforcementStatus } from '../../workflows/definitions.js';
+import { describeRestore, type Amount } from '../../workflows/account-rules.js';
+import {
+  readAccount,
+  type AccountView,
+  type DeletionReviewRecord,
+  type DisputeRecord,
+} from '../../accounts/read-model.js';
 import { CliError, EXIT, printJson, println, withRealDeps, type CliDeps } from '../runtime.js';
+
+/** "USD 42.50" per currency, joined; "-" when nothing is owed. */
+const amounts = (list: Amount[]) => list.map((a) => formatAmount(a.amount, a.currency)).join(' + ') || '-';
+const disputeText = (d: DisputeRecord) =>
+  `${d.disputeId ?? '(dispute id not on record)'}${d.at ? ` opened ${d.at}` : ''}`;
+const reviewText = (r: DeletionReviewRecord) =>
+  `due since ${r.dueAt}${r.approval ? `; approved by ${r.approval.actor} at ${r.approval.at}: ${r.approval.reason}` : '; not approved'}`;
+
+/** The account's read model as `billing status` prints it (the same facts as the APIs). */
+export function formatView(view: AccountView): string[] {
+  const lines: string[] = [];
+  const add = (label: string, text: string) => lines.push(`${label.padEnd(10)} ${text}`);
+  add('state', `${view.state}${view.overdueSince ? `  overdue since ${view.overdueSince}` : ''}`);
+  add('policy', `${view.policyVersion ?? '-'} (${view.mode})`);
+  add(
+    'flags',
+    `backups ${view.flags.backupsBlocked ? 'BLOCKED' : 'ok'}, exempt ${view.flags.enforcementExempt ? 'yes' : 'no'}, disputed ${view.flags.disputed ? 'yes' : 'no'}`,
+  );
+  const driving = view.invoices.filter((i) => i.drivesLadder).length;
+  add(
+    'invoices',
+    `${view.invoices.length} unpaid, ${driving} driving the ladder${view.invoices.length ? ':' : ''}`,
+  );
+  for (const i of view.invoices) {
+    lines.push(
+      `${''.padEnd(10)} ${i.id} ${formatAmount(i.amountDue, i.currency)} ${i.status}, ${i.drivesLadder ? 'drives the ladder' : 'below the minimum: shown, not driving'}`,
+    );
+  }
+  add('due', `${amounts(view.amountDue)} (driving the ladder: ${amounts(view.ladderAmountDue)})`);
+  add('subscr.', view.subscriptionStatus ?? '-');
+  if (view.dispute) add('dispute', `open: ${disputeText(view.dispute)}`);
+  if (view.lastDispute)
+    add('dispute', `last dispute ${disputeText(view.lastDispute)} (ended by the restore)`);
+  if (view.deletionReview) add('review', `deletion review ${reviewText(view.deletionReview)}`);
+  if (view.lastDeletionReview)
+    add('review', `last deletion review ${reviewText(view.lastDeletionReview)} (ended by the restore)`);
+  if (view.lastRestore)
+    add('restored', `last restore ${view.lastRestore.at}: ${describeRestore(view.lastRestore)}`);
+  return lines;
+}
 
 export async function runStatus(deps: CliDeps, accountId: string, options: { json?: boolean }) {
   const account = await deps.db.billingAccount.findUnique({
     where: { id: accountId },
-    include: {
-      servers: { orderBy: { vmid: 'asc' } },
-      invoices: { where: { status: 'open' }, orderBy: { lastEventCreatedAt: 'asc' } },
-    },
+    include: { servers: { orderBy: { vmid: 'asc' } } },
   });
-  if (!account) throw new CliError(`unknown account ${accountId}`, EXIT.notFound);
+  const view = account ? await readAccount(deps.db, accountId, deps.policy) : null;
+  if (!account || !view) throw new CliError(`unknown account ${accountId}`, EXIT.notFound);
   let workflow: EnforcementStatus | null = null;
   let workflowError: string | undefined;
   try {
@@ -22,23 +67,19 @@ export async function runStatus(deps: CliDeps, accountId: string, options: { jso
     workflowError = error instanceof Error ? error.message : String(error);
   }
   // Names and emails stay out of terminal output (it ends up in shell logs and tickets).
-  const { email: _email, name: _name, invoices, ...rest } = account;
+  const { email: _email, name: _name, ...rest } = account;
   if (options.json) {
     printJson(deps.out, {
-      account: { ...rest, openInvoices: invoices },
+      account: { ...rest, openInvoices: view.invoices },
+      view,
       workflow,
       ...(workflowError ? { workflowError } : {}),
     });
     return;
   }
   const o = deps.out;
-  const date = (d: Date | string | null) => (d ? new Date(d).toISOString() : '-');
   println(o, `account    ${account.id}  (stripe ${account.stripeCustomerId ?? '-'})`);
-  println(o, `state      ${account.state}  overdue since ${date(account.overdueSince)}`);
-  println(
-    o,
-    `flags      backups ${account.backupsBlocked ? 'BLOCKED' : 'ok'}, exempt ${account.enforcementExempt ? 'yes' : 'no'}, disputed ${account.disputed ? 'yes' : 'no'}`,
-  );
+  for (const line of formatView(view)) println(o, line);
   const suspended = account.servers.filter((s) => s.billingSuspended).length;
   println(o, `servers    ${account.servers.length} (${suspended} suspended for billing)`);
   for (const s of account.servers) {
@@ -47,10 +88,6 @@ export async function runStatus(deps: CliDeps, accountId: string, options: { jso
       `           vmid ${s.vmid} on ${s.node} (${s.kind}) ${s.powerState}${s.billingSuspended ? ', billing-suspended' : ''}`,
     );
   }
-  println(
-    o,
-    `invoices   ${invoices.length} open${invoices.length ? `: ${invoices.map((i) => `${i.id} ${formatAmount(i.amountDue, i.currency)}`).join(', ')}` : ''}`,
-  );
   if (workflowError) {
     println(o, `ladder     unknown (Temporal: ${workflowError})`);
   } else if (!workflow) {
@@ -58,7 +95,7 @@ export async function runStatus(deps: CliDeps, accountId: string, options: { jso
   } else {
     println(
       o,
-      `ladder     ${workflow.restored ? `restored by ${workflow.restored.by}` : 'running'}, state ${workflow.state}, policy ${workflow.policyVersion}${workflow.dryRun ? ' (dry-run)' : ''}`,
+      `ladder     ${workflow.restored ? `finished: restored (${describeRestore(workflow.restored)})` : 'running'}, state ${workflow.state}, policy ${workflow.policyVersion} (${workflow.mode})`,
     );
     println(
       o,
@@ -77,13 +114,6 @@ export async function runStatus(deps: CliDeps, accountId: string, options: { jso
         `held       circuit breaker since ${workflow.suspensionHold.since} (${workflow.suspensionHold.recentSuspensions}/${workflow.suspensionHold.threshold})`,
       );
     if (workflow.graceExtendedHours) println(o, `grace      +${workflow.graceExtendedHours} h`);
-    if (workflow.deletionReviewDueAt) {
-      const approval = workflow.deletionReviewApproval;
-      println(
-        o,
-        `review     deletion review due since ${workflow.deletionReviewDueAt}${approval ? `; approved by ${approval.actor}` : ''}`,
-      );
-    }
   }
 }
 

@@ -1,0 +1,51 @@
+// A stand-in for the database the account read model (src/accounts/read-model.ts) reads: the
+// account row with its unpaid invoices, the event log's last dispute and the deletion-review
+// audit rows. Fields a test leaves out take the values of a fresh, untouched account.
+import { type PrismaClient } from '../../../src/platform/database.js';
+
+export interface FakeInvoice {
+  id?: string;
+  status?: string;
+  amountDue: number;
+  currency: string;
+  hostedInvoiceUrl: string | null;
+}
+
+export function accountRowsDb(
+  rowFor: (id: string) => (Record<string, unknown> & { invoices?: FakeInvoice[] }) | null | undefined,
+): PrismaClient {
+  return {
+    billingAccount: {
+      findUnique: ({ where }: { where: { id: string } }) => {
+        const row = rowFor(where.id);
+        if (!row) return Promise.resolve(null);
+        const { invoices = [], ...fields } = row;
+        return Promise.resolve({
+          id: where.id,
+          state: 'active',
+          overdueSince: null,
+          finalWarningAt: null,
+          suspendedAt: null,
+          retainedAt: null,
+          retainUntil: null,
+          deletionReviewDueAt: null,
+          restoredAt: null,
+          restoreReason: null,
+          restoredBy: null,
+          restoreNote: null,
+          backupsBlocked: false,
+          enforcementExempt: false,
+          disputed: false,
+          subscriptionStatus: null,
+          policyVersion: null,
+          policyDryRun: null,
+          workflowId: null,
+          ...fields,
+          invoices: invoices.map((i, n) => ({ id: `in_${n + 1}`, status: 'open', ...i })),
+        });
+      },
+    },
+    stripeEventLog: { findFirst: () => Promise.resolve(null) },
+    billingEnforcementEvent: { findMany: () => Promise.resolve([]) },
+  } as unknown as PrismaClient;
+}
