@@ -20,6 +20,8 @@ const TITLES: Record<string, string> = {
   herd: 'Herd (time-skipping server, rate-limited notifications)',
   gates: 'Gates (bench/gates.ts)',
   paid: 'Paid → back online (dev server, worker and HTTP service in child processes)',
+  policy:
+    'Launch day: policy plan and apply over running dry-run ladders (dev server, worker in a child process)',
 };
 
 function flatten(value: unknown, prefix: string, rows: [string, string][]) {

@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [--only webhook,gates,herd,ladders,paid]`
+// `npm run bench [-- --quick] [--only webhook,gates,herd,ladders,paid,policy]`
 //
 // Runs the benchmarks one after another (each starts the servers it needs and stops them), then
 // writes bench/results/latest.json and bench/results/latest.md with the machine they ran on.
@@ -12,11 +12,12 @@ import { runGates } from './gates-run.js';
 import { herdDefaults, runHerd } from './herd.js';
 import { openLaddersDefaults, runOpenLadders } from './open-ladders.js';
 import { paidDefaults, runPaid } from './paid.js';
+import { policyDefaults, runPolicy } from './policy.js';
 import { progress, round } from './lib.js';
 import { renderMarkdown } from './report.js';
 import { runWebhookIngest, webhookIngestDefaults } from './webhook-ingest.js';
 
-const ALL = ['webhook', 'gates', 'herd', 'ladders', 'paid'] as const;
+const ALL = ['webhook', 'gates', 'herd', 'ladders', 'paid', 'policy'] as const;
 type Name = (typeof ALL)[number];
 
 const program = new Command()
@@ -28,6 +29,7 @@ const program = new Command()
     '--herd-rate-scale <factor>',
     'multiply the notification rates in the herd (a full herd at the real rates takes hours)',
   )
+  .option('--policy-ladders <n>', 'ladders in the policy benchmark (default 2000, quick 200)')
   .option(
     '--herd-rungs <n>',
     'run the herd through 1 (overdue), 2 (final warning) or 3 (suspension, default) rungs',
@@ -45,6 +47,7 @@ const opts = program.opts<{
   merge?: boolean;
   herdRateScale?: string;
   herdRungs?: string;
+  policyLadders?: string;
 }>();
 const herdRungs = opts.herdRungs === undefined ? undefined : Number(opts.herdRungs);
 if (herdRungs !== undefined && ![1, 2, 3].includes(herdRungs)) {
@@ -210,6 +213,12 @@ for (const name of selected) {
         break;
       case 'paid':
         results.paid = await runPaid(paidDefaults(quick));
+        break;
+      case 'policy':
+        results.policy = await runPolicy({
+          ...policyDefaults(quick),
+          ...(opts.policyLadders ? { ladders: Number(opts.policyLadders) } : {}),
+        });
         break;
     }
   } catch (error) {

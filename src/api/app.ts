@@ -15,6 +15,7 @@ import { accountRoutes } from './routes/accounts.js';
 import { healthRoutes, healthzSchema } from './routes/health.js';
 import { stripeWebhookRoutes } from '../webhook/route.js';
 import { adminRoutes } from './routes/admin.js';
+import { adminPolicyRoutes } from './routes/admin-policy.js';
 import { eventRoutes } from './routes/events.js';
 import { announcementRoutes } from './routes/announcements.js';
 import { gateRoutes } from './routes/gates.js';
@@ -149,6 +150,11 @@ export function buildServer(deps: HttpDeps): FastifyInstance {
       ladder,
     });
     adminRoutes(routes, { db: deps.db, ladder, policy: deps.config.policy });
+    adminPolicyRoutes(routes, {
+      temporal: deps.temporal,
+      taskQueue: env.TEMPORAL_TASK_QUEUE,
+      policy: deps.config.policy,
+    });
     eventRoutes(routes, { db: deps.db, ingest: webhook.ingest });
     openApiRoute(routes);
     routes.get(

@@ -6,6 +6,7 @@ import { registerAudit } from './commands/audit.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerEvents } from './commands/events.js';
 import { registerList } from './commands/list.js';
+import { registerPolicy } from './commands/policy.js';
 import { registerReconcile } from './commands/reconcile.js';
 import { registerSimulate } from './commands/simulate.js';
 import { registerStatus } from './commands/status.js';
@@ -35,6 +36,7 @@ Environment: DATABASE_URL (required), TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMP
   registerSimulate(program);
   registerReconcile(program);
   registerEvents(program);
+  registerPolicy(program);
   registerDoctor(program);
   return program;
 }

@@ -357,7 +357,8 @@ export function policyFromEnv(env: Env): EnforcementPolicy {
     },
     shutdownTimeoutMs: env.POLICY_SHUTDOWN_TIMEOUT_SECONDS * 1000,
   };
-  // A running workflow keeps the policy it started with; the version names that policy.
+  // A running workflow keeps the policy it started with (until `billing policy apply` moves it
+  // onto the one in force); the version names that policy.
   const version =
     env.POLICY_VERSION ?? `p-${createHash('sha256').update(JSON.stringify(body)).digest('hex').slice(0, 10)}`;
   return { version, ...body };

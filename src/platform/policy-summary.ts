@@ -7,7 +7,8 @@ const MINUTE_MS = 60_000;
 const HOUR_MS = 60 * MINUTE_MS;
 const DAY_MS = 24 * HOUR_MS;
 
-const trim = (n: number) => String(Number(n.toFixed(2)));
+const round2 = (n: number) => Number(n.toFixed(2));
+const trim = (n: number) => String(round2(n));
 
 /** "72 h (3 d)", "14 d (336 h)", "2 min (0.03 h)". */
 export function humanDuration(ms: number): string {
@@ -54,4 +55,19 @@ export function policyDetails(policy: EnforcementPolicy): string {
       `holds suspensions beyond ${policy.suspensionBreaker.threshold} in ${humanDuration(policy.suspensionBreaker.windowMs)}`,
     ),
   ].join('\n');
+}
+
+const hoursAndDays = (ms: number) => ({ hours: round2(ms / HOUR_MS), days: round2(ms / DAY_MS) });
+
+/** The policy as `billing policy show --json` and `GET /admin/v1/policy` give it. */
+export function policyInHours(policy: EnforcementPolicy) {
+  return {
+    version: policy.version,
+    mode: policy.dryRun ? ('dry-run' as const) : ('enforce' as const),
+    reminderAfter: policy.reminderAfterMs === undefined ? null : hoursAndDays(policy.reminderAfterMs),
+    finalWarningAfter: hoursAndDays(policy.finalWarningAfterMs),
+    suspendAfter: hoursAndDays(policy.suspendAfterMs),
+    retainAfter: hoursAndDays(policy.retainAfterMs),
+    retention: hoursAndDays(policy.retentionMs),
+  };
 }

@@ -56,3 +56,48 @@ export function adminInputIssues(input: unknown, options: { hours?: boolean } = 
   if (unknown.length > 0) issues.push(`input: unrecognized keys ${unknown.join(', ')}`);
   return issues.filter((issue): issue is string => issue !== null);
 }
+
+const POLICY_DURATIONS = ['finalWarningAfterMs', 'suspendAfterMs', 'retainAfterMs', 'retentionMs'] as const;
+
+function policyIssues(policy: unknown): string[] {
+  if (!isRecord(policy)) return ['policy: expected an object'];
+  const issues: string[] = [];
+  if (typeof policy.version !== 'string' || policy.version.trim() === '' || policy.version.length > 200)
+    issues.push('policy.version: expected a name of 1 to 200 characters');
+  const durations = [
+    ...POLICY_DURATIONS,
+    ...(policy.reminderAfterMs === undefined ? [] : ['reminderAfterMs']),
+  ];
+  for (const key of [...durations, 'minAmountDueCents', 'shutdownTimeoutMs']) {
+    const value = policy[key];
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0)
+      issues.push(`policy.${key}: expected a number >= 0`);
+  }
+  const order = ['reminderAfterMs', 'finalWarningAfterMs', 'suspendAfterMs', 'retainAfterMs']
+    .map((key) => policy[key])
+    .filter((value): value is number => typeof value === 'number');
+  if (order.some((value, i) => i > 0 && value <= order[i - 1]!))
+    issues.push('policy: the rungs must come in order (reminder, final warning, suspension, retention)');
+  for (const key of ['dryRun', 'restartServersOnRestore'])
+    if (typeof policy[key] !== 'boolean') issues.push(`policy.${key}: expected true or false`);
+  const breaker = policy.suspensionBreaker;
+  if (!isRecord(breaker) || typeof breaker.threshold !== 'number' || typeof breaker.windowMs !== 'number')
+    issues.push('policy.suspensionBreaker: expected { threshold, windowMs }');
+  return issues;
+}
+
+/** Problems with an applyPolicy input (who, why, the policy, the minimum notice). */
+export function applyPolicyInputIssues(input: unknown): string[] {
+  if (!isRecord(input)) return ['input: expected an object with actor, reason and policy'];
+  const { policy, minNoticeHours, ...admin } = input;
+  const issues = [...adminInputIssues(admin), ...policyIssues(policy)];
+  if (
+    minNoticeHours !== undefined &&
+    (typeof minNoticeHours !== 'number' ||
+      !Number.isFinite(minNoticeHours) ||
+      minNoticeHours < 0 ||
+      minNoticeHours > ADMIN_INPUT_LIMITS.maxGraceHours)
+  )
+    issues.push('minNoticeHours: expected a number of hours from 0 to 90 days');
+  return issues;
+}

@@ -82,5 +82,10 @@ async function continueAsNewIfDue(ladder: LadderState) {
   const limit = ladder.input.continueAsNewAfterEvents;
   if (!continueAsNewSuggested && !(limit !== undefined && historyLength >= limit)) return;
   await condition(allHandlersFinished);
-  await continueAsNew<typeof billingEnforcementWorkflow>({ ...ladder.input, carried: ladder.s });
+  // The adopted policy travels as the input's: the next run starts where this one stands.
+  await continueAsNew<typeof billingEnforcementWorkflow>({
+    ...ladder.input,
+    policy: ladder.policy,
+    carried: ladder.s,
+  });
 }

@@ -3,70 +3,26 @@
 // dry-run check → state transition → its enforcement → customer email → Discord → history entry.
 // A payment preempts it between any two steps (preempt.ts): no enforcement starts once the
 // account has settled, and its notifications are not awaited.
+import { allHandlersFinished, condition, continueAsNew, isCancellation } from '@temporalio/workflow';
+import { act, ENFORCE, notifyOn, run, SERVERS } from './activity-options.js';
 import {
-  allHandlersFinished,
-  condition,
-  continueAsNew,
-  isCancellation,
-  proxyActivities,
-  workflowInfo,
-  type ActivityOptions,
-} from '@temporalio/workflow';
-import type { Activities } from '../activities/index.js';
-import {
-  NON_RETRYABLE_ERROR_TYPES,
-  NOTIFICATION_MAX_ATTEMPTS,
   type AdminInput,
   type BillingState,
   type EnforcementInput,
   type EnforcementResult,
 } from './definitions.js';
-import { changesState, isNotice, restoreLifts, rungSpec, type RungName, type RungSpec } from './ladder.js';
+import {
+  changesState,
+  isNotice,
+  owedRungs,
+  restoreLifts,
+  rungSpec,
+  type RungName,
+  type RungSpec,
+} from './ladder.js';
 import { freshState, nowIso, type LadderState } from './ladder-state.js';
 import { restoreReason, type RestoreRecord } from './account-rules.js';
 import { mootFor, preempting, sendUnlessSettled } from './preempt.js';
-
-// Enforcement actions (state, backups, servers) retry with backoff until they succeed; the
-// activities alert ops when they keep failing. Notifications fail soft after a few attempts.
-const ENFORCE: ActivityOptions = {
-  startToCloseTimeout: '2 minutes',
-  retry: {
-    initialInterval: '2s',
-    backoffCoefficient: 2,
-    maximumInterval: '10 minutes',
-    nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES,
-  },
-};
-const SERVERS: ActivityOptions = {
-  ...ENFORCE,
-  startToCloseTimeout: '30 minutes',
-  heartbeatTimeout: '5 minutes',
-};
-const NOTIFY: ActivityOptions = {
-  startToCloseTimeout: '1 minute',
-  // A preempted notification (preempt.ts) resolves at once: one already being sent finishes on
-  // its own, through the ledger. Only preempting ladders ever cancel one.
-  cancellationType: 'TRY_CANCEL',
-  retry: {
-    initialInterval: '2s',
-    backoffCoefficient: 2,
-    maximumInterval: '2 minutes',
-    maximumAttempts: NOTIFICATION_MAX_ATTEMPTS,
-  },
-};
-
-/** NOTIFY on the given queue (the ladder's own when the input names none). */
-const notifyOn = (taskQueue: string | undefined): ActivityOptions =>
-  taskQueue ? { ...NOTIFY, taskQueue } : NOTIFY;
-
-/** Activities with a summary that the Temporal UI shows next to the call. */
-const act = (options: ActivityOptions, summary: string) =>
-  proxyActivities<Activities>({ ...options, summary });
-
-const run = () => {
-  const info = workflowInfo();
-  return { workflowId: info.workflowId, runId: info.firstExecutionRunId };
-};
 
 interface Step {
   dryRun: boolean;
@@ -323,14 +279,18 @@ export async function climb(ladder: LadderState, rung: RungName): Promise<Climbe
     return 'preempted';
   };
   let claimed: { dryRun: boolean } | null = null;
+  // After a switch from dry-run to enforce: the switch this rung is decided under, and whether
+  // the ladder stands past it already (then it lands for real where it stands, no transition).
+  const under = s.realFrom;
+  const reland = owedRungs(s).some((owed) => owed.rung === rung);
   if (spec.enforces === 'stop_servers') {
     const slot = await claimSuspension(ladder, preempts);
     if (slot === 'preempted') return preempted('its circuit-breaker slot was used');
     if (!slot.granted) return 'held';
     claimed = slot;
   }
-  if (rung === 'overdue') s.overdueSince = nowIso();
-  if (spec.enforces === 'retain')
+  if (rung === 'overdue' && !reland) s.overdueSince = nowIso();
+  if (spec.enforces === 'retain' && !reland)
     s.retainUntil = new Date(Date.now() + ladder.policy.retentionMs).toISOString();
   if (spec.rung !== 'overdue' && isNotice(spec)) {
     // A notice: remembered before its email is awaited, so it is sent once whatever arrives.
@@ -339,12 +299,15 @@ export async function climb(ladder: LadderState, rung: RungName): Promise<Climbe
   let step: Step;
   const dryRun = await effectiveDryRun(ladder);
   if (moot()) return preempted('its state changed');
-  if (changesState(spec)) {
+  if (changesState(spec) && !reland) {
     step = await writeTransition(ladder, spec.to, dryRun);
     if (claimed) step = { ...step, dryRun: claimed.dryRun };
   } else {
-    step = { dryRun, step: ladder.nextStep(spec.rung.replace('_', '-')), at: nowIso() };
+    const kind = `${spec.rung.replace('_', '-')}${reland ? '-for-real' : ''}`;
+    step = { dryRun: claimed?.dryRun ?? dryRun, step: ladder.nextStep(kind), at: nowIso() };
   }
+  // Before its notifications, so the email's "next" already counts the full gap after this rung.
+  ladder.landed(rung, under);
   // From here the state has changed: what was done is recorded under the rung's own entry.
   const actions = moot() ? [] : await enforce(ladder, spec, step);
   const { email: template, discord: post } = spec;
@@ -354,10 +317,13 @@ export async function climb(ladder: LadderState, rung: RungName): Promise<Climbe
   ]);
   // A rung without a customer email does nothing to the customer, dry-run or not.
   const marked = step.dryRun && spec.email !== null ? ['dry-run', ...actions] : actions;
-  ladder.record(spec.historyKind, {
-    actions: marked,
-    ...(dropped || moot() ? { detail: 'settled during the rung: the ladder restores next' } : {}),
-  });
+  const detail =
+    dropped || moot()
+      ? 'settled during the rung: the ladder restores next'
+      : reland
+        ? 'landed for real after the switch from dry-run to enforce'
+        : undefined;
+  ladder.record(spec.historyKind, { actions: marked, ...(detail ? { detail } : {}) });
   return dropped || moot() ? 'preempted' : 'climbed';
 }
 
@@ -456,6 +422,7 @@ export async function restore(ladder: LadderState): Promise<EnforcementResult> {
     ladder.record('ladder_restarted', { detail: failedSince.map((i) => i.invoiceId).join(', ') });
     await continueAsNew<(input: EnforcementInput) => Promise<EnforcementResult>>({
       ...ladder.input,
+      policy: ladder.policy,
       carried: {
         ...freshState(),
         openInvoices: failedSince,

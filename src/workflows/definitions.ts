@@ -3,7 +3,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { type AdminInput, type ExtendGraceInput } from './admin-input.js';
-import type { LadderRung } from './ladder.js';
+import type { Anchor, LadderRung, RungName } from './ladder.js';
 import type { Amount, DeletionReviewRecord, DisputeRecord, Mode, RestoreReason } from './account-rules.js';
 
 export const TASK_QUEUE = 'billing-enforcement';
@@ -101,6 +101,57 @@ export const releaseSuspensionHoldUpdate = defineUpdate<EnforcementStatus, [Admi
 export const approveDeletionReviewUpdate = defineUpdate<EnforcementStatus, [AdminInput]>(
   'approveDeletionReview',
 );
+
+/**
+ * Moves a running ladder onto the policy in force (`billing policy apply`): the ladder adopts its
+ * version and mode under the rules of ladder.ts (`adoption`, `owedRungs`). Safe to send twice:
+ * a ladder already on that version and mode answers `already_current` and changes nothing.
+ */
+export interface ApplyPolicyInput extends AdminInput {
+  policy: EnforcementPolicy;
+  /** No rung lands sooner than this after the change (default DEFAULT_MIN_NOTICE_HOURS). */
+  minNoticeHours?: number;
+}
+
+/** The next thing that happens to the customer under one policy, and the policy's name. */
+export interface PolicyStanding {
+  version: string;
+  dryRun: boolean;
+  nextAction: { rung: Rung; at: string } | null;
+  /** The next rung the ladder waits for, the overdue notice and the reminder included. */
+  nextRung: { rung: RungName; at: string } | null;
+}
+
+export interface PolicyChange {
+  accountId: string;
+  state: BillingState;
+  /** Already on this version and mode: applying it changes nothing. */
+  current: boolean;
+  from: PolicyStanding;
+  to: PolicyStanding;
+}
+
+export interface ApplyPolicyResult {
+  outcome: 'applied' | 'already_current';
+  change: PolicyChange;
+  status: EnforcementStatus;
+}
+
+export const DEFAULT_MIN_NOTICE_HOURS = 24;
+
+export const applyPolicyUpdate = defineUpdate<ApplyPolicyResult, [ApplyPolicyInput]>('applyPolicy');
+
+/** What `applyPolicy` would change, computed by the ladder itself (`billing policy plan`). */
+export interface PolicyPreviewInput {
+  policy: EnforcementPolicy;
+  minNoticeHours?: number;
+  /**
+   * The caller's clock: a query sees the time of the ladder's last task, which for a ladder
+   * waiting on a timer is when it began to wait.
+   */
+  at?: string;
+}
+export const policyPreviewQuery = defineQuery<PolicyChange, [PolicyPreviewInput]>('policyPreview');
 
 export const ADMIN_UPDATES = {
   pause: pauseUpdate,
@@ -214,6 +265,11 @@ export interface CarriedState {
   stepSeq: number;
   /** Rungs that only notify (the reminder) already sent; absent in runs from before them. */
   noticesSent?: LadderRung[];
+  // Set by applyPolicy only (ladder.ts says how they are read); absent in runs from before it.
+  notBefore?: string | null;
+  realFrom?: string | null;
+  realRungs?: RungName[];
+  anchor?: Anchor | null;
   /** How each invoice that drove this ladder was settled; absent in runs from before. */
   settlements?: ('paid' | 'voided')[];
   /** The last dispute Stripe reported to this ladder (kept after a resume); absent in older runs. */
@@ -222,6 +278,7 @@ export interface CarriedState {
 
 export interface EnforcementInput {
   accountId: string;
+  /** The policy the ladder started with, or the one it adopted last (carried by continueAsNew). */
   policy: EnforcementPolicy;
   carried?: CarriedState;
   /**

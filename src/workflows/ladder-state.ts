@@ -12,10 +12,13 @@ import {
   type AdminMark,
   type CarriedState,
   type EnforcementInput,
+  type EnforcementPolicy,
   type EnforcementStatus,
+  type PolicyChange,
+  type PolicyStanding,
   type Rung,
 } from './definitions.js';
-import { nextAction, nextRung, type LadderRung, type Scheduled } from './ladder.js';
+import { adoption, isCurrent, nextAction, nextRung, type RungName, type Scheduled } from './ladder.js';
 import { policyDetails } from '../platform/policy-summary.js';
 import { amountsDue, currentOrLast, drivesLadder, modeOf } from './account-rules.js';
 
@@ -46,7 +49,8 @@ export const nowIso = () => new Date(Date.now()).toISOString();
 export class LadderState {
   readonly s: CarriedState;
   readonly accountId: string;
-  readonly policy: EnforcementInput['policy'];
+  /** The policy it started with, until applyPolicy hands it another (carried by continueAsNew). */
+  policy: EnforcementPolicy;
   /** Keys stay stable across continueAsNew: the first run's id names the whole ladder. */
   readonly ladderKey: string;
   restoreRequest: AdminMark | null = null;
@@ -54,7 +58,7 @@ export class LadderState {
   /** Set once the restore has begun: admin updates are refused from then on. */
   finishing = false;
   /** The rung whose activities are being awaited, if any: message handlers run in between. */
-  climbing: LadderRung | null = null;
+  climbing: RungName | null = null;
   /** Bumped by every message that can move the next deadline, so waits re-evaluate. */
   private generation = 0;
 
@@ -90,6 +94,47 @@ export class LadderState {
   /** The next rung the workflow waits for, the reminder included. */
   nextRung(): Scheduled | null {
     return nextRung(this.s, this.policy, Date.now());
+  }
+
+  /** Where the ladder would stand on `policy`, adopted now with `minNoticeMs` of notice. */
+  standing(policy: EnforcementPolicy, minNoticeMs: number | null, now: number): PolicyStanding {
+    const position =
+      minNoticeMs === null ? this.s : { ...this.s, ...adoption(this.policy, policy, now, minNoticeMs) };
+    const live = !this.halted() && !this.restored;
+    return {
+      version: policy.version,
+      dryRun: policy.dryRun,
+      nextAction: live ? nextAction(position, policy) : null,
+      nextRung: live ? nextRung(position, policy, now) : null,
+    };
+  }
+
+  /** What adopting `policy` would change (the ladder answers for itself: plan is what apply does). */
+  change(policy: EnforcementPolicy, minNoticeMs: number, now: number): PolicyChange {
+    return {
+      accountId: this.accountId,
+      state: this.s.state,
+      current: isCurrent(this.policy, policy),
+      from: this.standing(this.policy, null, now),
+      to: this.standing(policy, minNoticeMs, now),
+    };
+  }
+
+  /** Adopts `policy` now: every deadline is recomputed from it (ladder.ts `adoption`). */
+  adopt(policy: EnforcementPolicy, minNoticeMs: number) {
+    Object.assign(this.s, adoption(this.policy, policy, Date.now(), minNoticeMs));
+    this.policy = policy;
+  }
+
+  /**
+   * After a switch to enforce, every rung the ladder lands counts as landed for real and anchors
+   * the full gaps of the rungs after it. `since` is the switch the rung was decided under.
+   */
+  landed(rung: RungName, since: string | null | undefined) {
+    const s = this.s;
+    if (!since || s.realFrom !== since) return;
+    s.realRungs = [...(s.realRungs ?? []), rung];
+    s.anchor = { rung, at: nowIso(), shiftMs: s.shiftMs };
   }
 
   nextStep(kind: string): string {

@@ -34,6 +34,11 @@ export interface RungSpec {
   lifts: 'backups' | 'servers' | null;
   /** The history entry it writes (the status query and the demo timeline show these). */
   historyKind: string;
+  /**
+   * A customer may first hear of the ladder here: after a switch from dry-run to enforce, the
+   * ladder re-lands for real the last such rung it has climbed, then each one after it.
+   */
+  warns: boolean;
 }
 
 export const LADDER: readonly RungSpec[] = [
@@ -47,6 +52,7 @@ export const LADDER: readonly RungSpec[] = [
     discord: { channel: 'billing', title: 'Payment failed: account overdue' },
     lifts: null,
     historyKind: 'overdue',
+    warns: true,
   },
   // The reminder is a rung that keeps the state `overdue`, not a state of its own: the gates,
   // the Portal's announcement and the database columns answer per state, and a second email
@@ -62,6 +68,7 @@ export const LADDER: readonly RungSpec[] = [
     discord: null,
     lifts: null,
     historyKind: 'reminder',
+    warns: false,
   },
   {
     rung: 'final_warning',
@@ -73,6 +80,7 @@ export const LADDER: readonly RungSpec[] = [
     discord: { channel: 'billing', title: 'Final warning: backups blocked' },
     lifts: 'backups',
     historyKind: 'final_warning',
+    warns: true,
   },
   {
     rung: 'suspended',
@@ -84,6 +92,7 @@ export const LADDER: readonly RungSpec[] = [
     discord: { channel: 'billing', title: 'Suspended: servers stopped (no data deleted)' },
     lifts: 'servers',
     historyKind: 'suspended',
+    warns: false,
   },
   {
     rung: 'retained',
@@ -95,6 +104,7 @@ export const LADDER: readonly RungSpec[] = [
     discord: { channel: 'billing', title: 'Retained: data kept, servers stay stopped' },
     lifts: null,
     historyKind: 'retained',
+    warns: false,
   },
   {
     rung: 'deletion_review',
@@ -106,6 +116,7 @@ export const LADDER: readonly RungSpec[] = [
     discord: { channel: 'ops', title: 'Eligible for deletion review' },
     lifts: null,
     historyKind: 'deletion_review_due',
+    warns: false,
   },
 ];
 
@@ -186,31 +197,95 @@ export interface LadderPosition {
   deletionReviewDueAt: string | null;
   /** Notice rungs (the reminder) already sent. */
   noticesSent?: readonly LadderRung[];
+  /** No rung lands before this: the minimum notice after the ladder adopted a new policy. */
+  notBefore?: string | null;
+  /** When the ladder switched from dry-run to enforce (absent: it never did, or braked since). */
+  realFrom?: string | null;
+  /** Rungs the ladder has landed since that switch, for real unless the account is exempt. */
+  realRungs?: readonly RungName[];
+  /** The last of them: every later rung keeps its full policy gap after it. */
+  anchor?: Anchor | null;
+}
+
+export interface Anchor {
+  rung: RungName;
+  at: string;
+  /** The shift when it landed: extensions and halts since then push later rungs back too. */
+  shiftMs: number;
 }
 
 export interface Scheduled {
-  rung: LadderRung;
+  rung: RungName;
   at: string;
+}
+
+/** When a rung lands, counted from the first failure (the deletion review: from retained on). */
+function offset(spec: RungSpec, policy: EnforcementPolicy): number | null {
+  const after = spec.after(policy);
+  return after === 'end_of_retention' ? policy.retainAfterMs + policy.retentionMs : after;
+}
+
+/** The anchor's landing plus the policy's gap between its rung and this one. */
+function fullGapAfter(anchor: Anchor, spec: RungSpec, position: LadderPosition, policy: EnforcementPolicy) {
+  const from = offset(rungSpec(anchor.rung), policy) ?? 0;
+  return Date.parse(anchor.at) + (offset(spec, policy) ?? 0) - from + position.shiftMs - anchor.shiftMs;
 }
 
 function landsAt(spec: RungSpec, position: LadderPosition, policy: EnforcementPolicy): number | null {
   const after = spec.after(policy);
   if (after === null || !position.overdueSince) return null;
+  let at: number;
   if (after === 'end_of_retention') {
-    return position.retainUntil && !position.deletionReviewDueAt ? Date.parse(position.retainUntil) : null;
+    if (!position.retainUntil || position.deletionReviewDueAt) return null;
+    at = Date.parse(position.retainUntil);
+  } else {
+    at = Date.parse(position.overdueSince) + position.shiftMs + after;
   }
-  return Date.parse(position.overdueSince) + position.shiftMs + after;
+  const anchor = position.anchor ? fullGapAfter(position.anchor, spec, position, policy) : at;
+  return Math.max(at, anchor, notBefore(position));
 }
+
+const notBefore = (position: LadderPosition) =>
+  position.notBefore ? Date.parse(position.notBefore) : Number.NEGATIVE_INFINITY;
+
+/**
+ * What the ladder owes the customer for real after a switch from dry-run to enforce: the rungs
+ * it climbed in dry-run from the last one a customer may first hear of (the overdue notice or the
+ * final warning: never a suspension without its warning), less those landed since the switch.
+ */
+export function owedRungs(position: LadderPosition): RungSpec[] {
+  if (!position.realFrom) return [];
+  // Up to the rung that moved it to its state; the reminder lies before the final warning, so it
+  // is never among the rungs from the last warning on.
+  const climbed = LADDER.slice(0, LADDER.findIndex((r) => r.to === position.state) + 1);
+  return climbed
+    .slice(climbed.findLastIndex((r) => r.warns))
+    .filter((r) => !position.realRungs?.includes(r.rung));
+}
+
+type Pending = Scheduled & { spec: RungSpec };
 
 // Nothing is pending while active: the only rung from there is the overdue one, which the
 // workflow climbs when the payment fails, never on a timer.
-function pending(position: LadderPosition, policy: EnforcementPolicy): (Scheduled & { spec: RungSpec })[] {
-  return LADDER.filter((spec) => spec.rung !== 'overdue' && spec.from === position.state)
+function pending(position: LadderPosition, policy: EnforcementPolicy): Pending[] {
+  // The rungs owed come first: the first at the switch itself (the real notice for where the
+  // ladder stands), each later one its full gap after the one before, as are the rungs after them.
+  let anchor = position.anchor ?? null;
+  const owed: Pending[] = owedRungs(position).map((spec) => {
+    const at = anchor
+      ? Math.max(fullGapAfter(anchor, spec, position, policy), notBefore(position))
+      : Date.parse(position.realFrom!);
+    anchor = { rung: spec.rung, at: new Date(at).toISOString(), shiftMs: position.shiftMs };
+    return { rung: spec.rung, at: anchor.at, spec };
+  });
+  const view = { ...position, anchor };
+  const ahead = LADDER.filter((spec) => spec.rung !== 'overdue' && spec.from === position.state)
     .filter((spec) => !(isNotice(spec) && position.noticesSent?.includes(spec.rung as LadderRung)))
     .flatMap((spec) => {
-      const at = landsAt(spec, position, policy);
-      return at === null ? [] : [{ rung: spec.rung as LadderRung, at: new Date(at).toISOString(), spec }];
+      const at = landsAt(spec, view, policy);
+      return at === null ? [] : [{ rung: spec.rung, at: new Date(at).toISOString(), spec }];
     });
+  return [...owed, ...ahead];
 }
 
 /**
@@ -265,3 +340,31 @@ export function nextDateFromAccount(
   );
   return next ? new Date(next.at) : null;
 }
+
+/** A ladder's timing fields a new policy resets. */
+export type Adoption = Pick<
+  LadderPosition,
+  'notBefore' | 'realFrom' | 'realRungs' | 'anchor' | 'noticesSent'
+>;
+
+/**
+ * What adopting `next` in place of `current` at `nowMs` changes in the ladder's timing. Every
+ * deadline is read from the policy, so recomputing them needs only the floor: no rung lands
+ * sooner than the minimum notice. From dry-run to enforce, what the ladder climbed becomes owed
+ * for real (owedRungs) and nothing sent in dry-run counts as sent; back to dry-run, nothing is.
+ */
+export function adoption(
+  current: EnforcementPolicy,
+  next: EnforcementPolicy,
+  nowMs: number,
+  minNoticeMs: number,
+): Adoption {
+  const notBefore = new Date(nowMs + minNoticeMs).toISOString();
+  if (current.dryRun === next.dryRun) return { notBefore };
+  if (next.dryRun) return { notBefore, realFrom: null, realRungs: [], anchor: null };
+  return { notBefore, realFrom: new Date(nowMs).toISOString(), realRungs: [], anchor: null, noticesSent: [] };
+}
+
+/** Whether a ladder on `current` already runs `next`: the same version in the same mode. */
+export const isCurrent = (current: EnforcementPolicy, next: EnforcementPolicy): boolean =>
+  current.version === next.version && current.dryRun === next.dryRun;

@@ -19,14 +19,20 @@
 // - approveDeletionReview requires the review to be due, which is set after its flag is written.
 // - extendGrace during the overdue rung itself is refused as "not overdue yet" (the state turns
 //   overdue when its transition answers): refused, so the admin knows to ask again.
+// - applyPolicy during a rung: the rung in progress finishes as it began (its dry-run decision
+//   was taken at its start); the adopted policy is read from the next rung on, and what a switch
+//   to enforce owes is worked out from the state the rung leaves (ladder.ts owedRungs), so a
+//   rung climbed in dry-run while the switch arrived is owed too.
 // - any admin update during a restore is refused (`finishing`); a payment that fails during a
 //   restore starts a fresh ladder once the restore is done (restore in climb.ts). A dispute or a
 //   settlement then changes nothing: the account is being restored anyway.
 import { type UpdateDefinition } from '@temporalio/common';
 import { patched, setHandler } from '@temporalio/workflow';
-import { adminInputIssues } from './admin-input.js';
+import { adminInputIssues, applyPolicyInputIssues } from './admin-input.js';
 import {
+  applyPolicyUpdate,
   approveDeletionReviewUpdate,
+  DEFAULT_MIN_NOTICE_HOURS,
   disputeOpenedSignal,
   extendGraceUpdate,
   forceRestoreUpdate,
@@ -34,6 +40,7 @@ import {
   MAX_REMEMBERED_EVENT_IDS,
   pauseUpdate,
   paymentFailedSignal,
+  policyPreviewQuery,
   releaseSuspensionHoldUpdate,
   resumeUpdate,
   statusQuery,
@@ -44,6 +51,13 @@ import { audit } from './climb.js';
 import { nowIso, type LadderState } from './ladder-state.js';
 
 const HOUR_MS = 3_600_000;
+
+/**
+ * Ladders that adopted a policy (applyPolicy) carry this marker. No recorded ladder of the
+ * earlier shape ever received the update, so none replays differently; the marker lets a later
+ * change of the adoption rules tell apart the ladders that adopted under these ones.
+ */
+export const POLICY_ADOPTION_PATCH = 'policy-adoption';
 
 /**
  * Ladders started before the signal handlers wrote their decisions to the audit trail (and before
@@ -191,6 +205,45 @@ export function registerHandlers(ladder: LadderState) {
   });
 
   setHandler(statusQuery, () => ladder.status());
+
+  const minNoticeMs = (hours: number | undefined) => (hours ?? DEFAULT_MIN_NOTICE_HOURS) * HOUR_MS;
+
+  setHandler(policyPreviewQuery, ({ policy, minNoticeHours, at }) =>
+    ladder.change(policy, minNoticeMs(minNoticeHours), at ? Date.parse(at) : Date.now()),
+  );
+
+  setHandler(
+    applyPolicyUpdate,
+    async (input) => {
+      const notice = minNoticeMs(input.minNoticeHours);
+      const change = ladder.change(input.policy, notice, Date.now());
+      // Safe to send twice: the second finds the ladder on that version and mode already.
+      if (change.current) return { outcome: 'already_current', change, status: ladder.status() };
+      patched(POLICY_ADOPTION_PATCH);
+      ladder.adopt(input.policy, notice);
+      const mode = (dryRun: boolean) => (dryRun ? 'dry-run' : 'enforce');
+      ladder.record('policy_adopted', {
+        detail: `${change.from.version} (${mode(change.from.dryRun)}) -> ${change.to.version} (${mode(change.to.dryRun)}) by ${input.actor}: ${input.reason}`,
+      });
+      ladder.wake();
+      ladder.publish();
+      await audit(ladder, 'admin_apply_policy', input, {
+        from: { version: change.from.version, mode: mode(change.from.dryRun) },
+        to: { version: change.to.version, mode: mode(change.to.dryRun) },
+        minNoticeHours: notice / HOUR_MS,
+        nextActionBefore: change.from.nextAction,
+        nextActionAfter: ladder.nextAction(),
+      });
+      return { outcome: 'applied', change, status: ladder.status() };
+    },
+    {
+      validator: (input) => {
+        const issues = applyPolicyInputIssues(input);
+        if (issues.length > 0) throw new Error(`invalid input: ${issues.join('; ')}`);
+        if (ladder.finishing) throw new Error('the ladder is already being restored');
+      },
+    },
+  );
 
   adminUpdate(ladder, pauseUpdate, {
     refuse: () => (s.paused ? `already paused by ${s.paused.actor}` : null),

@@ -26,6 +26,9 @@ describe('replay of recorded histories', () => {
         'paid-during-suspension-flag-read.pb',
         'paid-while-notifications-queued.pb',
         'pause-extend-resume-approve-force-restore.pb',
+        'policy-adopted-minimum-notice.pb',
+        'policy-dry-run-to-enforce.pb',
+        'policy-enforce-to-dry-run-brake.pb',
         'reminder-then-final-warning.pb',
       ]),
     );

@@ -2,7 +2,7 @@
 // CLI check it with zod. Both must accept and refuse the same inputs.
 import { describe, expect, it } from 'vitest';
 import { adminInputSchema, extendGraceInputSchema } from '../../src/accounts/admin-update-schemas.js';
-import { adminInputIssues } from '../../src/workflows/admin-input.js';
+import { adminInputIssues, applyPolicyInputIssues } from '../../src/workflows/admin-input.js';
 
 const ok = { actor: 'ops@example', reason: 'customer called' };
 
@@ -66,4 +66,54 @@ describe('admin input: the workflow and the API agree', () => {
     expect(new Set(plain)).toEqual(new Set([true, false]));
     expect(new Set(grace)).toEqual(new Set([true, false]));
   });
+});
+
+describe('applyPolicy input, as the workflow checks it', () => {
+  const policy = {
+    version: 'p-1',
+    finalWarningAfterMs: 72,
+    suspendAfterMs: 120,
+    retainAfterMs: 336,
+    retentionMs: 720,
+    restartServersOnRestore: true,
+    dryRun: false,
+    minAmountDueCents: 100,
+    suspensionBreaker: { threshold: 25, windowMs: 60 },
+    shutdownTimeoutMs: 1000,
+  };
+  const cases: [string, unknown, RegExp | null][] = [
+    ['valid', { ...ok, policy }, null],
+    [
+      'valid with a reminder and a notice',
+      { ...ok, policy: { ...policy, reminderAfterMs: 24 }, minNoticeHours: 0 },
+      null,
+    ],
+    ['not an object', 'apply', /^input:/],
+    ['no policy', ok, /^policy: expected an object/],
+    ['no reason', { actor: 'a', policy }, /^reason:/],
+    ['an unknown key', { ...ok, policy, force: true }, /unrecognized keys force/],
+    ['an empty version', { ...ok, policy: { ...policy, version: ' ' } }, /^policy\.version/],
+    ['a negative duration', { ...ok, policy: { ...policy, suspendAfterMs: -1 } }, /^policy\.suspendAfterMs/],
+    ['rungs out of order', { ...ok, policy: { ...policy, suspendAfterMs: 72 } }, /come in order/],
+    [
+      'a reminder after the final warning',
+      { ...ok, policy: { ...policy, reminderAfterMs: 80 } },
+      /come in order/,
+    ],
+    ['a mode that is not a boolean', { ...ok, policy: { ...policy, dryRun: 'no' } }, /^policy\.dryRun/],
+    ['no circuit breaker', { ...ok, policy: { ...policy, suspensionBreaker: null } }, /suspensionBreaker/],
+    ['a negative notice', { ...ok, policy, minNoticeHours: -1 }, /^minNoticeHours/],
+    ['a notice over 90 days', { ...ok, policy, minNoticeHours: 2161 }, /^minNoticeHours/],
+  ];
+  for (const [name, input, problem] of cases) {
+    it(name, () => {
+      const issues = applyPolicyInputIssues(input);
+      if (problem === null) expect(issues).toEqual([]);
+      else
+        expect(
+          issues.some((i) => problem.test(i)),
+          issues.join('; '),
+        ).toBe(true);
+    });
+  }
 });

@@ -3,8 +3,11 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/platform/config.js';
 import { EMAIL_TEMPLATES } from '../../src/notifications/email-templates.js';
 import {
+  adoption,
   allowedFrom,
   changesState,
+  isCurrent,
+  owedRungs,
   isNotice,
   LADDER,
   nextAction,
@@ -231,6 +234,151 @@ describe('what comes next', () => {
     expect(
       nextDateFromAccount({ state: 'active', overdueSince: null, retainUntil: null }, policy),
     ).toBeNull();
+  });
+});
+
+describe('a running ladder adopts a new policy', () => {
+  const NOW = T0 + 100 * HOUR;
+  const dry = testPolicy({ version: 'dry', dryRun: true });
+  const enforce = testPolicy({ version: 'enforce', dryRun: false });
+
+  it('the same version in the same mode is current; another version or mode is not', () => {
+    expect(isCurrent(enforce, { ...enforce })).toBe(true);
+    expect(isCurrent(enforce, { ...enforce, version: 'other' })).toBe(false);
+    expect(isCurrent(enforce, { ...enforce, dryRun: true })).toBe(false);
+  });
+
+  it('in the same mode only the minimum notice is set: deadlines come from the new policy', () => {
+    expect(adoption(enforce, { ...enforce, version: 'v2' }, NOW, 24 * HOUR)).toEqual({
+      notBefore: iso(NOW + 24 * HOUR),
+    });
+    const longer = { ...enforce, finalWarningAfterMs: 200 * HOUR };
+    const position = at('overdue', adoption(enforce, longer, NOW, 24 * HOUR));
+    expect(nextRung(position, longer, NOW)).toEqual({ rung: 'final_warning', at: iso(T0 + 200 * HOUR) });
+  });
+
+  it('no rung lands sooner than the minimum notice after the change, but later ones keep their date', () => {
+    const shorter = { ...enforce, finalWarningAfterMs: 24 * HOUR, suspendAfterMs: 130 * HOUR };
+    const position = at('overdue', adoption(enforce, shorter, NOW, 24 * HOUR));
+    expect(nextRung(position, shorter, NOW)).toEqual({ rung: 'final_warning', at: iso(NOW + 24 * HOUR) });
+    expect(nextRung({ ...position, state: 'final_warning' }, shorter, NOW)?.at).toBe(iso(T0 + 130 * HOUR));
+    // Pauses, extensions and frozen time still count from the first failure.
+    expect(nextRung({ ...position, state: 'final_warning', shiftMs: 30 * HOUR }, shorter, NOW)?.at).toBe(
+      iso(T0 + 160 * HOUR),
+    );
+    expect(nextAction({ ...position, notBefore: null }, shorter)?.at).toBe(iso(T0 + 24 * HOUR));
+  });
+
+  it('from dry-run to enforce: real from now, nothing landed or sent counts, the notice floor too', () => {
+    expect(adoption(dry, enforce, NOW, HOUR)).toEqual({
+      notBefore: iso(NOW + HOUR),
+      realFrom: iso(NOW),
+      realRungs: [],
+      anchor: null,
+      noticesSent: [],
+    });
+  });
+
+  it('from enforce to dry-run (the brake): nothing more is owed and no gap is kept', () => {
+    expect(adoption(enforce, dry, NOW, HOUR)).toEqual({
+      notBefore: iso(NOW + HOUR),
+      realFrom: null,
+      realRungs: [],
+      anchor: null,
+    });
+    const braked = at('final_warning', { ...adoption(enforce, dry, NOW, 0), realRungs: ['final_warning'] });
+    expect(owedRungs(braked)).toEqual([]);
+    expect(nextRung(braked, dry, NOW)).toEqual({ rung: 'suspended', at: iso(T0 + 120 * HOUR) });
+  });
+
+  const switched = (state: LadderPosition['state'], extra: Partial<LadderPosition> = {}) =>
+    at(state, { ...adoption(dry, enforce, NOW, 24 * HOUR), ...extra });
+
+  it('owes for real what it climbed in dry-run, from the last rung a customer may first hear of', () => {
+    const owed = (state: LadderPosition['state'], extra: Partial<LadderPosition> = {}) =>
+      owedRungs(switched(state, extra)).map((r) => r.rung);
+    expect(owed('active')).toEqual([]);
+    expect(owed('overdue')).toEqual(['overdue']);
+    expect(owed('final_warning')).toEqual(['final_warning']);
+    expect(owed('suspended')).toEqual(['final_warning', 'suspended']);
+    expect(owed('retained')).toEqual(['final_warning', 'suspended', 'retained']);
+    expect(owed('suspended', { realRungs: ['final_warning'] })).toEqual(['suspended']);
+    expect(owed('suspended', { realFrom: null })).toEqual([]);
+    expect(owedRungs(at('overdue', { realFrom: iso(NOW) })).map((r) => r.rung)).toEqual(['overdue']);
+    expect(LADDER.filter((r) => r.warns).map((r) => r.rung)).toEqual(['overdue', 'final_warning']);
+  });
+
+  it('the real notice for where the ladder stands goes out at the switch, before the notice floor', () => {
+    expect(nextRung(switched('overdue'), enforce, NOW)).toEqual({ rung: 'overdue', at: iso(NOW) });
+    expect(nextRung(switched('suspended'), enforce, NOW)).toEqual({ rung: 'final_warning', at: iso(NOW) });
+    expect(nextAction(switched('final_warning'), enforce)).toEqual({ rung: 'final_warning', at: iso(NOW) });
+  });
+
+  it('each later rung comes no sooner than its full policy gap after the one before', () => {
+    // Overdue 100 h in dry-run: the final warning comes its full 72 h after the real notice.
+    expect(nextAction(switched('overdue'), enforce)).toEqual({
+      rung: 'final_warning',
+      at: iso(NOW + 72 * HOUR),
+    });
+    const afterNotice = switched('overdue', {
+      realRungs: ['overdue'],
+      anchor: { rung: 'overdue', at: iso(NOW), shiftMs: 0 },
+    });
+    expect(nextRung(afterNotice, enforce, NOW)).toEqual({ rung: 'final_warning', at: iso(NOW + 72 * HOUR) });
+    // "Would suspend": the warning now, the suspension its 48 h later, retention 9 d after that.
+    const wouldSuspend = switched('suspended');
+    expect(
+      nextRung(
+        {
+          ...wouldSuspend,
+          realRungs: ['final_warning'],
+          anchor: { rung: 'final_warning', at: iso(NOW), shiftMs: 0 },
+        },
+        enforce,
+        NOW,
+      ),
+    ).toEqual({
+      rung: 'suspended',
+      at: iso(NOW + 48 * HOUR),
+    });
+    const suspendedReal = {
+      ...wouldSuspend,
+      realRungs: ['final_warning', 'suspended'] as RungName[],
+      anchor: { rung: 'suspended' as const, at: iso(NOW + 48 * HOUR), shiftMs: 0 },
+    };
+    expect(nextRung(suspendedReal, enforce, NOW)).toEqual({
+      rung: 'retained',
+      at: iso(NOW + 48 * HOUR + 216 * HOUR),
+    });
+    // An extension after the anchor pushes the gap back as well.
+    expect(nextRung({ ...suspendedReal, shiftMs: 5 * HOUR }, enforce, NOW)?.at).toBe(iso(NOW + 269 * HOUR));
+    // A rung owed after the first keeps the notice floor too.
+    const late = { ...wouldSuspend, notBefore: iso(NOW + 72 * HOUR) };
+    const warned = {
+      ...late,
+      realRungs: ['final_warning'] as RungName[],
+      anchor: { rung: 'final_warning' as const, at: iso(NOW), shiftMs: 0 },
+    };
+    expect(nextAction(warned, enforce)).toEqual({ rung: 'suspended', at: iso(NOW + 72 * HOUR) });
+    // Halted time since the real notice pushes it back like any rung.
+    expect(nextRung({ ...switched('overdue'), shiftMs: 10 * HOUR }, enforce, NOW)).toEqual({
+      rung: 'overdue',
+      at: iso(NOW),
+    });
+    expect(nextAction({ ...switched('overdue'), shiftMs: 10 * HOUR }, enforce)?.at).toBe(
+      iso(NOW + 72 * HOUR),
+    );
+  });
+
+  it('the deletion review keeps the gap of retention after a retained rung landed for real', () => {
+    const retainUntil = iso(T0 + 44 * DAY);
+    const position = switched('retained', {
+      retainUntil,
+      realRungs: ['final_warning', 'suspended', 'retained'],
+      anchor: { rung: 'retained', at: iso(NOW + 60 * DAY), shiftMs: 0 },
+    });
+    expect(nextRung(position, enforce, NOW)).toEqual({ rung: 'deletion_review', at: iso(NOW + 90 * DAY) });
+    expect(nextRung({ ...position, anchor: null }, enforce, NOW)?.at).toBe(retainUntil);
   });
 });
 

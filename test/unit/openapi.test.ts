@@ -108,6 +108,9 @@ const STATUSES: [string, string, number[]][] = [
     `/admin/v1/accounts/{accountId}/${update}`,
     [200, 404, 409, ...ANY, ...TOKEN, ...BODY, ...PATH],
   ]),
+  ['get', '/admin/v1/policy', [200, ...ANY, ...TOKEN]],
+  ['get', '/admin/v1/policy/plan', [200, 503, ...ANY, ...TOKEN]],
+  ['post', '/admin/v1/policy/apply', [200, 503, ...ANY, ...TOKEN, ...BODY]],
   ['get', '/admin/v1/events', [200, ...ANY, ...TOKEN]],
   [
     'post',

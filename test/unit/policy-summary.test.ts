@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/platform/config.js';
-import { describePolicy, humanDuration } from '../../src/platform/policy-summary.js';
+import { describePolicy, humanDuration, policyInHours } from '../../src/platform/policy-summary.js';
 
 const base = {
   DATABASE_URL: 'postgresql://u:p@localhost/db',
@@ -10,6 +10,24 @@ const base = {
 };
 
 describe('policy summary', () => {
+  it('gives the policy in force in hours and days for JSON answers', () => {
+    const policy = loadConfig({
+      ...base,
+      ENFORCEMENT_MODE: 'enforce',
+      POLICY_REMINDER_AFTER_HOURS: '30',
+    }).policy;
+    expect(policyInHours(policy)).toEqual({
+      version: policy.version,
+      mode: 'enforce',
+      reminderAfter: { hours: 30, days: 1.25 },
+      finalWarningAfter: { hours: 72, days: 3 },
+      suspendAfter: { hours: 120, days: 5 },
+      retainAfter: { hours: 336, days: 14 },
+      retention: { hours: 720, days: 30 },
+    });
+    expect(policyInHours(loadConfig(base).policy)).toMatchObject({ mode: 'dry-run', reminderAfter: null });
+  });
+
   it('writes durations in the units operators think in', () => {
     expect(humanDuration(72 * 3_600_000)).toBe('72 h (3 d)');
     expect(humanDuration(14 * 86_400_000)).toBe('14 d (336 h)');
