@@ -163,7 +163,10 @@ describe('Discord digests for the billing channel', () => {
     const message = (description = 'd') => ({ title: 't', description, fields: [], color: 1 });
     const chat = notifier();
     await expect(
-      chat.postMany!('billing', Array.from({ length: 11 }, () => message())),
+      chat.postMany!(
+        'billing',
+        Array.from({ length: 11 }, () => message()),
+      ),
     ).rejects.toBeInstanceOf(PermanentDeliveryError);
     await expect(
       chat.postMany!('billing', [message('y'.repeat(3500)), message('y'.repeat(3500))]),

@@ -132,7 +132,10 @@ export function eventRoutes(app: FastifyInstance, deps: EventRouteDeps) {
         params: eventParamsSchema,
         body: replayBodySchema,
         response: {
-          200: json(replayResultSchema, 'Applied: the event is processed (or ignored, orphan, stale, unresolved) now'),
+          200: json(
+            replayResultSchema,
+            'Applied: the event is processed (or ignored, orphan, stale, unresolved) now',
+          ),
           ...errorResponses(
             {
               auth: true,
