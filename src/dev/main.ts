@@ -339,8 +339,12 @@ async function main() {
       : 'search attributes already registered',
   );
 
-  // For the CLI next to this dev stack (src/cli/dev-env.ts): addresses and the local secrets.
+  // For the CLI next to this dev stack (src/cli/dev-env.ts): addresses, the local secrets, and
+  // the policy and mode the stack runs (--fast included), so `billing policy plan` compares
+  // running ladders with the policy this stack is really in force with.
   const devEnv = [
+    ...Object.keys(env).filter((name) => name.startsWith('POLICY_')),
+    'ENFORCEMENT_MODE',
     'DATABASE_URL',
     'TEMPORAL_ADDRESS',
     'TEMPORAL_NAMESPACE',
