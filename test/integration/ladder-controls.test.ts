@@ -59,7 +59,7 @@ describe('dry-run, exemptions, circuit breaker, disputes, admin updates, continu
       expect(deps.servers.calls).toHaveLength(0);
       const account = await db().billingAccount.findUniqueOrThrow({
         where: { id: accountId },
-        include: { servers: true },
+        include: { servers: { orderBy: { vmid: 'asc' } } },
       });
       expect(account.state).toBe('retained'); // gates answer "allowed, would have been …" from this
       expect(account.backupsBlocked).toBe(false);

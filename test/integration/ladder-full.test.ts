@@ -48,7 +48,7 @@ describe('the full ladder', () => {
 
     const account = await db().billingAccount.findUniqueOrThrow({
       where: { id: accountId },
-      include: { servers: true },
+      include: { servers: { orderBy: { vmid: 'asc' } } },
     });
     expect(account.state).toBe('retained');
     expect(account.backupsBlocked).toBe(true);
