@@ -2,6 +2,7 @@
 // ladder, what is owed, why a restore happened, and what a restore turns into history.
 import { describe, expect, it } from 'vitest';
 import { accountView, type AccountRows } from '../../src/accounts/read-model.js';
+import { freshAccountRow } from './support/account-db.js';
 import {
   amountsDue,
   currentOrLast,
@@ -18,22 +19,9 @@ function rows(
 ): AccountRows {
   return {
     account: {
-      id: 'acct_1',
+      ...freshAccountRow('acct_1'),
       state: 'overdue',
       overdueSince: new Date('2030-01-01T00:00:00Z'),
-      finalWarningAt: null,
-      suspendedAt: null,
-      retainedAt: null,
-      retainUntil: null,
-      deletionReviewDueAt: null,
-      restoredAt: null,
-      restoreReason: null,
-      restoredBy: null,
-      restoreNote: null,
-      backupsBlocked: false,
-      enforcementExempt: false,
-      disputed: false,
-      subscriptionStatus: null,
       policyVersion: 'p-1',
       policyDryRun: false,
       workflowId: 'billing-enforcement:acct_1',
