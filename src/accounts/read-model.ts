@@ -75,6 +75,12 @@ export const accountViewSchema = z
       .string()
       .nullable()
       .describe("the policy of the account's ladder (the last one once restored)"),
+    enforcedState: z
+      .enum(BILLING_STATES)
+      .nullable()
+      .describe(
+        'the rung enforced for real while the ladder stands past it (after a switch from dry-run to enforce until its owed rungs land, or after the brake); the gates decide on it',
+      ),
     workflowId: z.string().nullable().describe("the account's ladder, once it had one"),
     overdueSince: iso.nullable(),
     finalWarningAt: iso.nullable(),
@@ -123,6 +129,7 @@ export interface AccountRows {
     subscriptionStatus: string | null;
     policyVersion: string | null;
     policyDryRun: boolean | null;
+    enforcedState: BillingState | null;
     workflowId: string | null;
   };
   /** Unpaid invoices, oldest first. */
@@ -194,6 +201,7 @@ export function accountView(rows: AccountRows, service: ServicePolicy): AccountV
     mode:
       inEnforcement && account.policyDryRun !== null ? modeOf(account.policyDryRun) : modeOf(service.dryRun),
     policyVersion: account.policyVersion,
+    enforcedState: account.enforcedState,
     workflowId: account.workflowId,
     overdueSince: isoOf(account.overdueSince),
     finalWarningAt: isoOf(account.finalWarningAt),

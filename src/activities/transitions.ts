@@ -53,6 +53,12 @@ export interface AuditInput {
   detail?: Record<string, unknown>;
 }
 
+export interface PolicyAdoptionInput extends AuditInput {
+  /** The policy the ladder ran before, and the one it adopted. */
+  from: { version: string; dryRun: boolean };
+  policy: { version: string; dryRun: boolean };
+}
+
 // Which states a transition may leave from (a row in another state is left as it is, and the
 // mismatch logged) and which account columns each state sets both come from the ladder's table
 // (src/workflows/ladder.ts): allowedFrom and stateColumns.
@@ -66,6 +72,21 @@ const countTransition =
     if (result.applied) ladderTransitions.inc({ rung, dry_run: String(dryRun) });
     return result;
   };
+
+/**
+ * The state a dry-run transition leaves in force for real: the one the ladder stood at when it
+ * last ran in enforce (the brake was applied since, perhaps while that rung was mid-flight and
+ * its transition wrote the enforce mode after the switch). Null: nothing to add.
+ */
+async function stillInForce(tx: Prisma.TransactionClient, input: TransitionInput) {
+  if (input.to === 'active' || !input.dryRun || !input.policy?.dryRun) return null;
+  const row = await tx.billingAccount.findUnique({
+    where: { id: input.accountId },
+    select: { state: true, enforcedState: true, policyDryRun: true },
+  });
+  if (!row || row.state === 'active' || row.enforcedState !== null || row.policyDryRun !== false) return null;
+  return row.state;
+}
 
 export function transitionActivities(
   deps: { db: PrismaClient; logger: Logger },
@@ -95,11 +116,19 @@ export function transitionActivities(
         occurredAt: at,
       });
       if (!wrote) return { applied: false };
+      const inForce = await stillInForce(tx, input);
       const from = allowedFrom(input.to);
       const updated = await tx.billingAccount.updateMany({
         where: { id: input.accountId, ...(from === 'any' ? {} : { state: { in: from } }) },
         data: {
           state: input.to,
+          // A real transition (or any restore) puts the state back in force; a dry-run one after
+          // the brake leaves the rung that was enforced for real as it is.
+          ...(input.to === 'active' || !input.dryRun
+            ? { enforcedState: null }
+            : inForce
+              ? { enforcedState: inForce }
+              : {}),
           workflowId: input.workflowId,
           ...(input.policy ? { policyVersion: input.policy.version, policyDryRun: input.policy.dryRun } : {}),
           ...stateColumns(input.to, at, input.retainUntil),
@@ -116,7 +145,94 @@ export function transitionActivities(
     });
   }
 
+  /**
+   * A rung landed for real where the ladder already stands (after a switch from dry-run to
+   * enforce): the state stays, the rung enforced for real moves up to it, with its audit row.
+   */
+  async function applyRealRung(input: TransitionInput): Promise<{ applied: boolean }> {
+    await audit.requireAccount(input.accountId);
+    return db.$transaction(async (tx) => {
+      const wrote = await writeEventOnce(tx, {
+        accountId: input.accountId,
+        kind: `transition_for_real:${input.to}`,
+        step: input.step,
+        actor: 'workflow',
+        reason: input.reason ?? null,
+        dryRun: input.dryRun,
+        detail: (input.detail ?? {}) as Prisma.InputJsonValue,
+        idempotencyKey: stepKey(input),
+        workflowId: input.workflowId,
+        runId: input.runId,
+        occurredAt: new Date(input.at),
+      });
+      if (!wrote) return { applied: false };
+      await tx.billingAccount.updateMany({
+        where: { id: input.accountId, state: { not: 'active' } },
+        data: {
+          enforcedState: input.to,
+          ...(input.policy ? { policyVersion: input.policy.version, policyDryRun: input.policy.dryRun } : {}),
+        },
+      });
+      return { applied: true };
+    });
+  }
+
+  /**
+   * A ladder adopted a policy (applyPolicy): its audit row, and the account row takes the new
+   * version and mode at once, so the gates follow the switch rather than the next transition. To
+   * enforce, nothing is in force for real until the owed rungs land (the first lands at once);
+   * the brake keeps what was in force as it is.
+   */
+  async function applyPolicyAdoption(input: PolicyAdoptionInput): Promise<{ applied: boolean }> {
+    await audit.requireAccount(input.accountId);
+    return db.$transaction(async (tx) => {
+      const wrote = await writeEventOnce(tx, {
+        accountId: input.accountId,
+        kind: 'admin_apply_policy',
+        step: input.step,
+        actor: input.actor,
+        reason: input.reason ?? null,
+        dryRun: input.dryRun ?? false,
+        detail: (input.detail ?? {}) as Prisma.InputJsonValue,
+        idempotencyKey: stepKey(input),
+        workflowId: input.workflowId,
+        runId: input.runId,
+        occurredAt: new Date(input.at),
+      });
+      if (!wrote) return { applied: false };
+      const row = await tx.billingAccount.findUniqueOrThrow({
+        where: { id: input.accountId },
+        select: { state: true, enforcedState: true },
+      });
+      const switched = input.from.dryRun !== input.policy.dryRun;
+      const inForce = !switched
+        ? row.enforcedState
+        : input.policy.dryRun
+          ? (row.enforcedState ?? row.state)
+          : (row.enforcedState ?? 'active');
+      await tx.billingAccount.update({
+        where: { id: input.accountId },
+        data: {
+          policyVersion: input.policy.version,
+          policyDryRun: input.policy.dryRun,
+          ...(row.state === 'active' ? {} : { enforcedState: inForce }),
+        },
+      });
+      return { applied: true };
+    });
+  }
+
   return {
+    async recordRealRung(input: TransitionInput): Promise<{ applied: boolean }> {
+      return enforcing('record a rung landed for real', input, stepKey(input), () =>
+        applyRealRung(input),
+      ).then(countTransition(`${input.to}_for_real`, input.dryRun));
+    },
+
+    async recordPolicyAdoption(input: PolicyAdoptionInput): Promise<{ applied: boolean }> {
+      return applyPolicyAdoption(input);
+    },
+
     async loadAccountFlags(input: { accountId: string }): Promise<{ exempt: boolean; disputed: boolean }> {
       const account = await audit.requireAccount(input.accountId);
       return { exempt: account.enforcementExempt, disputed: account.disputed };

@@ -195,3 +195,37 @@ export function evaluateGate(state: GateState, flags: GateFlags, action: GateAct
     wouldBe: answer,
   };
 }
+
+/** The columns of an account's billing row the gates decide on. */
+export interface GateAccountRow {
+  state: GateState;
+  /** Set while the ladder stands past what was enforced for real (BillingAccount.enforcedState). */
+  enforcedState: GateState | null;
+  /** The mode of the account's ladder (null: never recorded). */
+  policyDryRun: boolean | null;
+  backupsBlocked: boolean;
+  enforcementExempt: boolean;
+}
+
+/**
+ * The state and flags a gate decides on, from the account's row and the service's mode. A ladder
+ * keeps the mode it runs in whatever the service's is now (a dry-run ladder told the customer
+ * nothing, so its answers stay relaxed after the service restarts in enforce), and where the
+ * ladder stands past what it enforced for real — after the switch to enforce, before its owed
+ * rungs have landed, or after the brake — the real rung decides, not relaxed.
+ */
+export function gateStanding(
+  row: GateAccountRow,
+  service: { dryRun: boolean },
+): { state: GateState; flags: GateFlags } {
+  const ladderDryRun =
+    row.state !== 'active' && row.policyDryRun !== null ? row.policyDryRun : service.dryRun;
+  return {
+    state: row.enforcedState ?? row.state,
+    flags: {
+      dryRun: row.enforcedState === null && ladderDryRun,
+      backupsBlocked: row.backupsBlocked,
+      enforcementExempt: row.enforcementExempt,
+    },
+  };
+}

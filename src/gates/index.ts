@@ -1,6 +1,13 @@
 // Library entry `billing-enforcement/gates` (package.json "exports"): the gate function and its
 // types, importable by any TypeScript service without the database or Temporal.
-export { billingStanding, evaluateGate, isGateAction, isGateState } from './evaluate.js';
+export {
+  billingStanding,
+  evaluateGate,
+  gateStanding,
+  isGateAction,
+  isGateState,
+  type GateAccountRow,
+} from './evaluate.js';
 export {
   GATE_ACTIONS,
   GATE_CODES,

@@ -3,7 +3,7 @@
 // dry-run check → state transition → its enforcement → customer email → Discord → history entry.
 // A payment preempts it between any two steps (preempt.ts): no enforcement starts once the
 // account has settled, and its notifications are not awaited.
-import { allHandlersFinished, condition, continueAsNew, isCancellation } from '@temporalio/workflow';
+import { allHandlersFinished, condition, continueAsNew, isCancellation, patched } from '@temporalio/workflow';
 import { act, ENFORCE, notifyOn, run, SERVERS } from './activity-options.js';
 import {
   type AdminInput,
@@ -54,6 +54,52 @@ export async function audit(
     dryRun: ladder.policy.dryRun,
     detail,
   });
+}
+
+/** The adopted policy and its audit row, written to the account together (messages.ts). */
+export async function recordPolicyAdoption(
+  ladder: LadderState,
+  mark: AdminInput,
+  from: { version: string; dryRun: boolean },
+  detail: Record<string, unknown>,
+) {
+  const kind = 'admin_apply_policy';
+  await act(ENFORCE, 'Record the adopted policy').recordPolicyAdoption({
+    accountId: ladder.accountId,
+    ...run(),
+    step: ladder.nextStep(kind),
+    kind,
+    at: nowIso(),
+    actor: mark.actor,
+    reason: mark.reason,
+    dryRun: ladder.policy.dryRun,
+    from: { version: from.version, dryRun: from.dryRun },
+    policy: { version: ladder.policy.version, dryRun: ladder.policy.dryRun },
+    detail,
+  });
+}
+
+/**
+ * Ladders that record each rung they land for real after a switch from dry-run to enforce on
+ * the account row (BillingAccount.enforcedState, which the gates decide on) with an audit row.
+ * Recorded ladders that switched before it replay without the activity.
+ */
+export const REAL_RUNGS_RECORDED_PATCH = 'real-rungs-recorded';
+
+/** A rung landed for real where the ladder already stands: the state stays, the gates move up. */
+async function writeRealRung(ladder: LadderState, to: BillingState, dryRun: boolean): Promise<Step> {
+  const step = ladder.nextStep(`${to.replace('_', '-')}-for-real`);
+  const at = nowIso();
+  await act(ENFORCE, `Record ${to} landed for real`).recordRealRung({
+    accountId: ladder.accountId,
+    ...run(),
+    step,
+    at,
+    dryRun,
+    to,
+    policy: { version: ladder.policy.version, dryRun: ladder.policy.dryRun },
+  });
+  return { dryRun, step, at };
 }
 
 async function transition(ladder: LadderState, to: BillingState): Promise<Step> {
@@ -301,6 +347,9 @@ export async function climb(ladder: LadderState, rung: RungName): Promise<Climbe
   if (moot()) return preempted('its state changed');
   if (changesState(spec) && !reland) {
     step = await writeTransition(ladder, spec.to, dryRun);
+    if (claimed) step = { ...step, dryRun: claimed.dryRun };
+  } else if (reland && patched(REAL_RUNGS_RECORDED_PATCH)) {
+    step = await writeRealRung(ladder, spec.to, dryRun);
     if (claimed) step = { ...step, dryRun: claimed.dryRun };
   } else {
     const kind = `${spec.rung.replace('_', '-')}${reland ? '-for-real' : ''}`;

@@ -47,7 +47,7 @@ import {
   type AdminInput,
   type EnforcementStatus,
 } from './definitions.js';
-import { audit } from './climb.js';
+import { audit, recordPolicyAdoption } from './climb.js';
 import { nowIso, type LadderState } from './ladder-state.js';
 
 const HOUR_MS = 3_600_000;
@@ -58,6 +58,13 @@ const HOUR_MS = 3_600_000;
  * change of the adoption rules tell apart the ladders that adopted under these ones.
  */
 export const POLICY_ADOPTION_PATCH = 'policy-adoption';
+
+/**
+ * Ladders that write the policy they adopt to the account row at once (with the audit row, in
+ * one activity), so the gates follow a switch of mode without waiting for the next transition.
+ * Recorded ladders that adopted before it replay the audit alone.
+ */
+export const POLICY_ON_ACCOUNT_PATCH = 'policy-on-account';
 
 /**
  * Ladders started before the signal handlers wrote their decisions to the audit trail (and before
@@ -227,13 +234,18 @@ export function registerHandlers(ladder: LadderState) {
       });
       ladder.wake();
       ladder.publish();
-      await audit(ladder, 'admin_apply_policy', input, {
+      const detail = {
         from: { version: change.from.version, mode: mode(change.from.dryRun) },
         to: { version: change.to.version, mode: mode(change.to.dryRun) },
         minNoticeHours: notice / HOUR_MS,
         nextActionBefore: change.from.nextAction,
         nextActionAfter: ladder.nextAction(),
-      });
+      };
+      if (patched(POLICY_ON_ACCOUNT_PATCH)) {
+        await recordPolicyAdoption(ladder, input, change.from, detail);
+      } else {
+        await audit(ladder, 'admin_apply_policy', input, detail);
+      }
       return { outcome: 'applied', change, status: ladder.status() };
     },
     {

@@ -10,7 +10,12 @@ import { adminAuth, buildTestApp, internalAuth } from './support/http.js';
 async function setState(
   accountId: string,
   state: GateState,
-  extra: { backupsBlocked?: boolean; enforcementExempt?: boolean } = {},
+  extra: {
+    backupsBlocked?: boolean;
+    enforcementExempt?: boolean;
+    policyDryRun?: boolean | null;
+    enforcedState?: GateState | null;
+  } = {},
 ) {
   const overdueSince = state === 'active' ? null : new Date(Date.now() - 6 * DAY);
   await db().billingAccount.update({
@@ -21,6 +26,8 @@ async function setState(
       backupsBlocked: extra.backupsBlocked ?? ['final_warning', 'suspended', 'retained'].includes(state),
       enforcementExempt: extra.enforcementExempt ?? false,
       retainUntil: state === 'retained' ? new Date(Date.now() + 30 * DAY) : null,
+      policyDryRun: extra.policyDryRun ?? null,
+      enforcedState: extra.enforcedState ?? null,
     },
   });
 }
@@ -163,6 +170,41 @@ describe('internal gate API', () => {
       });
     });
 
+    it("the account's own ladder decides the mode: a dry-run ladder stays relaxed after the service restarts in enforce, an enforcing one is not relaxed by a dry-run service", async () => {
+      const { accountId: dryLadder } = await seedAccount();
+      await setState(dryLadder, 'suspended', { backupsBlocked: false, policyDryRun: true });
+      expect((await check({ accountId: dryLadder, action: 'server.start' })).json()).toMatchObject({
+        allowed: true,
+        relaxedBy: 'dry-run',
+        wouldBe: { allowed: false, code: 'BILLING_SUSPENDED' },
+      });
+      const { accountId: enforcing } = await seedAccount();
+      await setState(enforcing, 'suspended', { policyDryRun: false });
+      expect(
+        (await check({ accountId: enforcing, action: 'server.start' }, internalAuth, dryRunApp)).json(),
+      ).toMatchObject({ allowed: false, code: 'BILLING_SUSPENDED', dryRun: false });
+    });
+
+    it('a ladder standing past what it enforced for real is answered by the real rung, not relaxed', async () => {
+      // Switched from dry-run to enforce at "would suspend": only the real final warning is in force.
+      const { accountId, vmids } = await seedAccount({ servers: ['running'] });
+      await setState(accountId, 'suspended', { policyDryRun: false, enforcedState: 'final_warning' });
+      expect((await check({ serverVmid: vmids[0], action: 'server.start' })).json()).toMatchObject({
+        allowed: true,
+        state: 'final_warning',
+        dryRun: false,
+      });
+      expect((await check({ accountId, action: 'backup.create' })).json()).toMatchObject({
+        allowed: false,
+        code: 'BILLING_BACKUPS_BLOCKED',
+      });
+      // The brake (back to dry-run) keeps what was in force, also under a dry-run service.
+      await setState(accountId, 'suspended', { policyDryRun: true, enforcedState: 'final_warning' });
+      expect(
+        (await check({ accountId, action: 'backup.create' }, internalAuth, dryRunApp)).json(),
+      ).toMatchObject({ allowed: false, code: 'BILLING_BACKUPS_BLOCKED', dryRun: false });
+    });
+
     it('an exempt account is treated as dry-run for that account only', async () => {
       const { accountId } = await seedAccount({ exempt: true });
       await setState(accountId, 'suspended', { enforcementExempt: true, backupsBlocked: false });
@@ -301,6 +343,21 @@ describe('internal gate API', () => {
       const [a] = (await announcements(accountId)).json<{ announcements: { payUrl: string }[] }>()
         .announcements;
       expect(a!.payUrl).toBe('http://localhost:5173/billing');
+    });
+
+    it('the real rung is announced while the ladder stands past it; a dry-run ladder announces nothing under an enforcing service', async () => {
+      const { accountId } = await seedAccount();
+      await setState(accountId, 'suspended', { policyDryRun: false, enforcedState: 'final_warning' });
+      const announced = (await announcements(accountId)).json<{
+        announcements: { state: string; code: string; blockedActions: string[] }[];
+      }>();
+      expect(announced.announcements).toMatchObject([
+        { state: 'final_warning', code: 'BILLING_BACKUPS_BLOCKED' },
+      ]);
+      expect(announced.announcements[0]!.blockedActions).not.toContain('server.start');
+      const { accountId: dryLadder } = await seedAccount();
+      await setState(dryLadder, 'suspended', { policyDryRun: true });
+      expect((await announcements(dryLadder)).json()).toMatchObject({ announcements: [], dryRun: true });
     });
 
     it('dry-run: nothing is announced to the customer; wouldBe says what would have been', async () => {

@@ -6,6 +6,8 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { type TestWorkflowEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../src/activities/index.js';
+import { createGateAccountLookup } from '../../src/api/sql/gate-account.js';
+import { evaluateGate, gateStanding, type GateAction } from '../../src/gates/index.js';
 import {
   applyPolicyUpdate,
   policyPreviewQuery,
@@ -50,6 +52,16 @@ const access = (accountId: string) =>
     select: { state: true, backupsBlocked: true, servers: { select: { powerState: true } } },
   });
 const landed = (s: EnforcementStatus, kind: string) => s.history.filter((h) => h.kind === kind).length;
+
+// What the gate API answers for the account while the service runs in enforce: its own lookup
+// of the row, then the pure gate (src/api/routes/gates.ts).
+const gate = async (accountId: string, action: GateAction) => {
+  const lookup = createGateAccountLookup({ db: db(), onPoolError: () => undefined });
+  const row = await lookup.byId(accountId);
+  const { state, flags } = gateStanding(row!, { dryRun: false });
+  return evaluateGate(state, flags, action);
+};
+const auditKinds = async (accountId: string) => (await eventsOf(accountId)).map((e) => e.kind);
 
 describe('a running ladder adopts the policy in force', () => {
   const timeSkipping = useTimeSkippingEnv();
@@ -103,7 +115,7 @@ describe('a running ladder adopts the policy in force', () => {
           args: [{ ...who, policy: { ...v2, finalWarningAfterMs: -1 } }],
         }),
       ).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
-      await recordHistory(handle, 'policy-adopted-minimum-notice');
+      await recordHistory(handle, 'policy-adopted-minimum-notice-recorded-on-account');
     });
     const audits = (await eventsOf(accountId)).filter((e) => e.kind === 'admin_apply_policy');
     expect(audits).toHaveLength(1);
@@ -125,6 +137,13 @@ describe('a running ladder adopts the policy in force', () => {
       await env.sleep(121 * HOUR);
       await waitForState(handle, 'suspended');
       expect(await realEmails(accountId)).toEqual([]);
+      // Restarted in enforce, before the apply: the dry-run ladder told the customer nothing, so
+      // the gates stay relaxed for it.
+      expect(await gate(accountId, 'server.start')).toMatchObject({
+        allowed: true,
+        relaxedBy: 'dry-run',
+        wouldBe: { code: 'BILLING_SUSPENDED' },
+      });
       const applied = await handle.executeUpdate(applyPolicyUpdate, { args: [apply()] });
       expect(applied.change.to.nextRung?.rung).toBe('final_warning');
       const switchedAt = Date.parse(applied.status.history.at(-1)!.at);
@@ -142,6 +161,12 @@ describe('a running ladder adopts the policy in force', () => {
         backupsBlocked: true,
         servers: [{ powerState: 'running' }],
       });
+      // In force for real: the final warning, whatever the ladder's state says.
+      expect(await gate(accountId, 'server.start')).toMatchObject({ allowed: true, dryRun: false });
+      expect(await gate(accountId, 'backup.create')).toMatchObject({
+        allowed: false,
+        code: 'BILLING_BACKUPS_BLOCKED',
+      });
       await env.sleep(47 * HOUR);
       expect(deps.servers.calls.filter((c) => c.startsWith('shutdown:'))).toEqual([]);
       await env.sleep(2 * HOUR);
@@ -151,10 +176,23 @@ describe('a running ladder adopts the policy in force', () => {
         state: 'suspended',
         servers: [{ powerState: 'stopped' }],
       });
+      expect(await gate(accountId, 'server.start')).toMatchObject({
+        allowed: false,
+        code: 'BILLING_SUSPENDED',
+        dryRun: false,
+      });
       const again = await handle.executeUpdate(applyPolicyUpdate, { args: [apply()] });
       expect(again.outcome).toBe('already_current');
-      await recordHistory(handle, 'policy-dry-run-to-enforce');
+      await recordHistory(handle, 'policy-dry-run-to-enforce-recorded-on-account');
     });
+    // Every rung landed for real is in the audit trail after the policy's own entry.
+    const kinds = await auditKinds(accountId);
+    expect(kinds.slice(kinds.indexOf('admin_apply_policy'))).toEqual([
+      'admin_apply_policy',
+      'transition_for_real:final_warning',
+      'suspension_slot',
+      'transition_for_real:suspended',
+    ]);
   });
 
   it('dry-run → enforce at overdue: the real payment-failed notice now, the final warning its full 72 h later', async () => {
@@ -193,6 +231,13 @@ describe('a running ladder adopts the policy in force', () => {
       await env.sleep(10 * 24 * HOUR);
       await waitForState(handle, 'suspended');
       expect(deps.servers.calls.filter((c) => c.startsWith('shutdown:'))).toEqual([]);
+      // What was done stays done: the gates answer as the final warning, not relaxed, not suspended.
+      expect(await gate(accountId, 'server.start')).toMatchObject({ allowed: true, dryRun: false });
+      expect(await gate(accountId, 'backup.create')).toMatchObject({
+        allowed: false,
+        code: 'BILLING_BACKUPS_BLOCKED',
+        dryRun: false,
+      });
       expect(await access(accountId)).toMatchObject({
         backupsBlocked: true,
         servers: [{ powerState: 'running' }],
@@ -200,9 +245,10 @@ describe('a running ladder adopts the policy in force', () => {
       expect(await realEmails(accountId)).toEqual(['payment_failed', 'final_warning']);
       await settle(handle, invoiceIds[0]!);
       expect(await handle.result()).toMatchObject({ outcome: 'restored' });
-      await recordHistory(handle, 'policy-enforce-to-dry-run-brake');
+      await recordHistory(handle, 'policy-enforce-to-dry-run-brake-recorded-on-account');
     });
     expect(await access(accountId)).toMatchObject({ state: 'active', backupsBlocked: false });
+    expect(await gate(accountId, 'backup.create')).toMatchObject({ allowed: true, state: 'active' });
   });
 });
 

@@ -27,8 +27,11 @@ describe('replay of recorded histories', () => {
         'paid-while-notifications-queued.pb',
         'pause-extend-resume-approve-force-restore.pb',
         'policy-adopted-minimum-notice.pb',
+        'policy-adopted-minimum-notice-recorded-on-account.pb',
         'policy-dry-run-to-enforce.pb',
+        'policy-dry-run-to-enforce-recorded-on-account.pb',
         'policy-enforce-to-dry-run-brake.pb',
+        'policy-enforce-to-dry-run-brake-recorded-on-account.pb',
         'reminder-then-final-warning.pb',
       ]),
     );

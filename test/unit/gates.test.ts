@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   evaluateGate,
+  gateStanding,
   GATE_ACTIONS,
   GATE_CODES,
   GATE_STATES,
@@ -116,5 +117,52 @@ describe('evaluateGate: the gate matrix', () => {
   it('rejects unknown states and actions instead of guessing', () => {
     expect(() => evaluateGate('gone' as GateState, { dryRun: false }, 'server.start')).toThrow(TypeError);
     expect(() => evaluateGate('active', { dryRun: false }, 'server.delete' as GateAction)).toThrow(TypeError);
+  });
+
+  describe('gateStanding: what a gate decides on, from the account row', () => {
+    const row = {
+      state: 'suspended' as const,
+      enforcedState: null,
+      policyDryRun: null,
+      backupsBlocked: false,
+      enforcementExempt: false,
+    };
+    const enforcing = { dryRun: false };
+    const dryRunService = { dryRun: true };
+
+    it("the ladder's own mode, whatever the service's", () => {
+      expect(gateStanding({ ...row, policyDryRun: true }, enforcing).flags.dryRun).toBe(true);
+      expect(gateStanding({ ...row, policyDryRun: false }, dryRunService).flags.dryRun).toBe(false);
+    });
+
+    it("the service's mode for a ladder that recorded none, and for an active account", () => {
+      expect(gateStanding(row, dryRunService).flags.dryRun).toBe(true);
+      expect(gateStanding(row, enforcing).flags.dryRun).toBe(false);
+      const active = { ...row, state: 'active' as const };
+      expect(gateStanding({ ...active, policyDryRun: false }, dryRunService).flags.dryRun).toBe(true);
+      expect(gateStanding({ ...active, policyDryRun: true }, enforcing).flags.dryRun).toBe(false);
+    });
+
+    it('the rung in force for real decides when set, never relaxed by a mode', () => {
+      for (const policyDryRun of [true, false, null]) {
+        for (const service of [enforcing, dryRunService]) {
+          expect(gateStanding({ ...row, policyDryRun, enforcedState: 'final_warning' }, service)).toEqual({
+            state: 'final_warning',
+            flags: { dryRun: false, backupsBlocked: false, enforcementExempt: false },
+          });
+        }
+      }
+      expect(gateStanding(row, enforcing).state).toBe('suspended');
+    });
+
+    it('carries the backup block and the exemption as they are', () => {
+      expect(
+        gateStanding({ ...row, backupsBlocked: true, enforcementExempt: true }, enforcing).flags,
+      ).toEqual({
+        dryRun: false,
+        backupsBlocked: true,
+        enforcementExempt: true,
+      });
+    });
   });
 });

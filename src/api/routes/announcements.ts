@@ -6,7 +6,14 @@ import { type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { type PrismaClient } from '../../platform/database.js';
 import { readAccount } from '../../accounts/read-model.js';
-import { evaluateGate, GATE_ACTIONS, GATE_CODES, GATE_STATES, type GateState } from '../../gates/index.js';
+import {
+  evaluateGate,
+  gateStanding,
+  GATE_ACTIONS,
+  GATE_CODES,
+  GATE_STATES,
+  type GateState,
+} from '../../gates/index.js';
 import { formatAmount } from '../../notifications/email-templates.js';
 import { type LadderClient } from '../../ladder/client.js';
 import { type EnforcementPolicy, type EnforcementStatus } from '../../workflows/definitions.js';
@@ -151,7 +158,6 @@ interface AccountRow {
   id: string;
   state: GateState;
   backupsBlocked: boolean;
-  enforcementExempt: boolean;
   overdueSince: Date | null;
   retainUntil: Date | null;
 }
@@ -179,7 +185,10 @@ export function announcementRoutes(app: FastifyInstance, deps: AnnouncementRoute
    * rung times. If the ladder cannot answer quickly the Portal still gets the database's date,
    * which is never later than the real one.
    */
-  async function nextDate(account: AccountRow): Promise<{ at: string; what: string } | null> {
+  async function nextDate(
+    account: AccountRow,
+    ladderState: GateState,
+  ): Promise<{ at: string; what: string } | null> {
     const state = account.state as AffectedState;
     let status: EnforcementStatus | null | undefined;
     if (deps.ladder) {
@@ -188,10 +197,13 @@ export function announcementRoutes(app: FastifyInstance, deps: AnnouncementRoute
         statusTimeoutMs,
       );
     }
-    if (status && status.state === account.state) {
+    if (status && status.state === ladderState) {
       if (!status.nextAction) return null; // paused or frozen: nothing is scheduled
       return { at: status.nextAction.at, what: NEXT_WHAT[state] };
     }
+    // A ladder standing past the rung it enforced for real owes its next rungs from its switch to
+    // enforce, which the database does not hold: no date rather than a wrong one.
+    if (ladderState !== account.state) return null;
     const at = nextDateFromAccount(account, deps.policy);
     return at ? { at: at.toISOString(), what: NEXT_WHAT[state] } : null;
   }
@@ -221,17 +233,26 @@ export function announcementRoutes(app: FastifyInstance, deps: AnnouncementRoute
       const query = request.query;
       const view = await readAccount(deps.db, query.accountId, deps.policy);
       if (!view) return notFound(reply, `unknown account ${query.accountId}`);
+      // What the gates decide on: the ladder's own mode (one started in dry-run told the customer
+      // nothing, whatever the service's mode is now) and the rung it enforced for real.
+      const standing = gateStanding(
+        {
+          state: view.state,
+          enforcedState: view.enforcedState,
+          policyDryRun: view.mode === 'dry-run',
+          backupsBlocked: view.flags.backupsBlocked,
+          enforcementExempt: view.flags.enforcementExempt,
+        },
+        { dryRun: deps.policy.dryRun },
+      );
       const account = {
         id: view.accountId,
-        state: view.state,
+        state: standing.state,
         backupsBlocked: view.flags.backupsBlocked,
-        enforcementExempt: view.flags.enforcementExempt,
         overdueSince: view.overdueSince ? new Date(view.overdueSince) : null,
         retainUntil: view.retainUntil ? new Date(view.retainUntil) : null,
       };
-      // The ladder's own mode: one started in dry-run told the customer nothing, whatever the
-      // service's mode is now.
-      const relaxed = view.mode === 'dry-run' || account.enforcementExempt;
+      const relaxed = standing.flags.dryRun || view.flags.enforcementExempt;
       if (account.state === 'active') {
         return { accountId: account.id, announcements: [], dryRun: relaxed };
       }
@@ -262,7 +283,7 @@ export function announcementRoutes(app: FastifyInstance, deps: AnnouncementRoute
           drivesLadder: i.drivesLadder,
         })),
         payUrl: payable?.hostedInvoiceUrl ?? portalBilling,
-        nextDate: await nextDate(account),
+        nextDate: await nextDate(account, view.state),
       };
       // Dry-run and exempt accounts were told nothing, so the Portal shows nothing either.
       if (relaxed) return { accountId: account.id, announcements: [], dryRun: true, wouldBe: [announcement] };

@@ -1,10 +1,18 @@
 // The internal gate API (docs/design.md, "Gates") for the main API and the controller: one indexed lookup
-// of the account's billing row, then the pure gate. Dry-run comes from the configured policy.
+// of the account's billing row, then the pure gate. Dry-run is the mode of the account's own ladder
+// (the configured policy's for an account whose ladder recorded none): gates.gateStanding.
 import { type FastifyInstance } from 'fastify';
 import { type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { type PrismaClient } from '../../platform/database.js';
-import { evaluateGate, GATE_ACTIONS, GATE_CODES, GATE_STATES, type GateDecision } from '../../gates/index.js';
+import {
+  evaluateGate,
+  gateStanding,
+  GATE_ACTIONS,
+  GATE_CODES,
+  GATE_STATES,
+  type GateDecision,
+} from '../../gates/index.js';
 import { gateDecisions } from '../../platform/observability/metrics.js';
 import { createGateAccountLookup, type GateAccount } from '../sql/gate-account.js';
 import { type Scope } from '../auth.js';
@@ -13,7 +21,7 @@ import { errorResponse, errorResponses, json } from '../contract.js';
 
 export interface GateRouteDeps {
   db: PrismaClient;
-  /** ENFORCEMENT_MODE=dry-run (policy.dryRun). */
+  /** ENFORCEMENT_MODE=dry-run (policy.dryRun): the mode of accounts whose ladder recorded none. */
   dryRun: boolean;
   /** With a URL, the gate lookups get a small pool of their own (see sql/gate-account.ts). */
   databaseUrl?: string;
@@ -88,15 +96,8 @@ export function gateRoutes(app: FastifyInstance, deps: GateRouteDeps) {
   app.addHook('onClose', () => lookup.close());
 
   const decide = (account: GateAccount, action: GateDecision['action'], serverVmid?: number) => {
-    const decision = evaluateGate(
-      account.state,
-      {
-        dryRun: deps.dryRun,
-        backupsBlocked: account.backupsBlocked,
-        enforcementExempt: account.enforcementExempt,
-      },
-      action,
-    );
+    const { state, flags } = gateStanding(account, { dryRun: deps.dryRun });
+    const decision = evaluateGate(state, flags, action);
     count(decision);
     return {
       ...decision,
@@ -115,7 +116,7 @@ export function gateRoutes(app: FastifyInstance, deps: GateRouteDeps) {
         operationId: 'checkGate',
         summary: 'May the account (or the account of a server) do this action?',
         description:
-          'Give exactly one of accountId and serverVmid. In dry-run mode (and for exempt accounts) every answer is allowed, with `wouldBe` saying what enforcement would have answered.',
+          "Give exactly one of accountId and serverVmid. While the account's ladder runs in dry-run (and for exempt accounts) every answer is allowed, with `wouldBe` saying what enforcement would have answered. A ladder that switched to enforce, or was braked back to dry-run, is answered by the rung it enforced for real (`state`).",
         body: gateCheckBodySchema,
         response: {
           200: json(gateDecisionSchema, 'The decision'),

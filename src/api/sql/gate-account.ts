@@ -7,20 +7,19 @@
 // database URL (tests that pass only a client) the same statements go through Prisma's raw query.
 import pg from 'pg';
 import { type PrismaClient } from '../../platform/database.js';
-import { type GateDecision } from '../../gates/index.js';
+import { type GateAccountRow } from '../../gates/index.js';
 
-export interface GateAccount {
+export interface GateAccount extends GateAccountRow {
   id: string;
-  state: GateDecision['state'];
-  backupsBlocked: boolean;
-  enforcementExempt: boolean;
 }
 
 /** Primary-key lookup. */
-const BY_ID = `SELECT id, state::text AS state, "backupsBlocked", "enforcementExempt"
+const BY_ID = `SELECT id, state::text AS state, "enforcedState"::text AS "enforcedState",
+  "policyDryRun", "backupsBlocked", "enforcementExempt"
   FROM "BillingAccount" WHERE id = $1`;
 /** By the unique vmid: one index lookup on Server, one on BillingAccount. */
-const BY_VMID = `SELECT a.id, a.state::text AS state, a."backupsBlocked", a."enforcementExempt"
+const BY_VMID = `SELECT a.id, a.state::text AS state, a."enforcedState"::text AS "enforcedState",
+  a."policyDryRun", a."backupsBlocked", a."enforcementExempt"
   FROM "Server" s JOIN "BillingAccount" a ON a.id = s."accountId" WHERE s.vmid = $1`;
 
 export interface GateAccountLookup {

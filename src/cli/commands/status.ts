@@ -24,6 +24,12 @@ export function formatView(view: AccountView): string[] {
   const add = (label: string, text: string) => lines.push(`${label.padEnd(10)} ${text}`);
   add('state', `${view.state}${view.overdueSince ? `  overdue since ${view.overdueSince}` : ''}`);
   add('policy', `${view.policyVersion ?? '-'} (${view.mode})`);
+  if (view.enforcedState) {
+    add(
+      'in force',
+      `${view.enforcedState} (the gates answer as ${view.enforcedState}; the ladder stands at ${view.state})`,
+    );
+  }
   add(
     'flags',
     `backups ${view.flags.backupsBlocked ? 'BLOCKED' : 'ok'}, exempt ${view.flags.enforcementExempt ? 'yes' : 'no'}, disputed ${view.flags.disputed ? 'yes' : 'no'}`,

@@ -33,6 +33,7 @@ export function freshAccountRow(id: string): AccountRows['account'] {
     subscriptionStatus: null,
     policyVersion: null,
     policyDryRun: null,
+    enforcedState: null,
     workflowId: null,
   };
 }
