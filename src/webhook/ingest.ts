@@ -23,6 +23,8 @@ import {
 import {
   accountIdForCustomer,
   LOCK_STRIPE_ACCOUNT_SQL,
+  OPEN_DISPUTE_SQL,
+  type OpenDispute,
   markDisputed,
   saveSubscriptionStatus,
 } from './sql/billing-account.js';
@@ -434,18 +436,24 @@ export function createStripeEventIngest(deps: IngestDeps) {
       // back (its ladder signal repeats one the workflow has, which it ignores).
       const alerts: OpsAlert[] = [];
       const target = accountId;
-      // BEGIN, the lock and (for an invoice event) the invoice's row go in one round trip.
+      // BEGIN, the lock and (for an invoice event) the invoice's row go in one round trip; so
+      // does, for a payment failure, a dispute that came while no ladder ran.
       const invoiceId = event.type.startsWith('invoice.') ? objectId : null;
+      const failed = event.type === 'invoice.payment_failed';
       const result = await driverTransaction(
         pool,
-        async (sql, [, invoiceRows]) => {
-          const tx =
-            invoiceId && invoiceRows
+        async (sql, [, invoiceRows, disputeRows]) => {
+          const tx = {
+            ...sql,
+            ...(invoiceId && invoiceRows
               ? {
-                  ...sql,
                   knownInvoices: new Map([[invoiceId, (invoiceRows[0] as InvoiceRow | undefined) ?? null]]),
                 }
-              : sql;
+              : {}),
+            ...(failed && disputeRows
+              ? { openDispute: (disputeRows[0] as OpenDispute | undefined) ?? null }
+              : {}),
+          };
           const effect = await apply(tx, event, target, alerts);
           for (const alert of alerts) await queueOpsAlert(tx, alert);
           if (!(await markDone(tx, event.id, target, effect, from))) {
@@ -456,6 +464,7 @@ export function createStripeEventIngest(deps: IngestDeps) {
         (literal) => [
           LOCK_STRIPE_ACCOUNT_SQL(literal, target),
           ...(invoiceId ? [READ_INVOICE_SQL(literal(invoiceId))] : []),
+          ...(failed && invoiceId ? [OPEN_DISPUTE_SQL(literal, target)] : []),
         ],
       );
       await handOver(alerts);

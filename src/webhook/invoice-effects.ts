@@ -7,6 +7,7 @@ import type Stripe from 'stripe';
 import { type RawDb } from '../platform/database.js';
 import { type LadderClient } from '../ladder/client.js';
 import { readInvoice, saveInvoice, type InvoiceFacts } from './sql/invoice.js';
+import { openDispute } from './sql/billing-account.js';
 
 export { type InvoiceFacts };
 
@@ -86,6 +87,17 @@ export async function applyPaymentFailed(
     amountDue: facts.amountRemaining,
     currency: facts.currency,
   });
+  // A dispute that came while no ladder ran only flagged the account: it holds the ladder this
+  // failure starts, as it would have held a running one.
+  const dispute = await openDispute(tx, accountId);
+  if (dispute) {
+    await deps.ladder.disputeOpened(accountId, {
+      disputeId: dispute.disputeId ?? '(not on record)',
+      eventId: dispute.eventId ?? eventId,
+      at: (dispute.at ?? eventCreated).toISOString(),
+    });
+    return { status: 'processed', outcome: 'ladder started or told; frozen by the open dispute' };
+  }
   return { status: 'processed', outcome: 'ladder started or told' };
 }
 

@@ -108,6 +108,32 @@ describe("a dispute in Stripe's shape", () => {
     expect(await postedAlert(`stripe:${dispute.id}:dispute`)).toMatchObject({ status: 'sent', accountId });
   });
 
+  it('a dispute while no ladder runs flags the account; the ladder a later payment failure starts is frozen by it, once', async () => {
+    const { accountId, customer, handle } = await seedCustomer(env());
+    const chargeId = newId('ch');
+    expect((await deliver(app, simulatedEvent('charge-succeeded', { customer, chargeId }))).body.status).toBe(
+      'processed',
+    );
+    const dispute = simulatedEvent('dispute', { customer, chargeId });
+    expect((await deliver(app, dispute)).body).toMatchObject({ outcome: 'disputed: flagged' });
+    const failed = simulatedEvent('payment-failed', { customer });
+    expect((await deliver(app, failed)).body).toMatchObject({
+      status: 'processed',
+      outcome: 'ladder started or told; frozen by the open dispute',
+    });
+    expect((await frozenBy(handle))?.disputeId).toBe((dispute.data.object as { id: string }).id);
+    await waitForState(handle, 'overdue');
+    // The ladder holds it now: a repeated failure does not tell it again (an admin's resume stands).
+    const again = simulatedEvent('payment-failed', {
+      customer,
+      invoiceId: (failed.data.object as { id: string }).id,
+    });
+    expect((await deliver(app, again)).body).toMatchObject({ outcome: 'ladder started or told' });
+    const status = await handle.query(statusQuery);
+    expect(status.history.filter((h) => h.kind === 'dispute_freeze')).toHaveLength(1);
+    expect((await db().billingAccount.findUniqueOrThrow({ where: { id: accountId } })).disputed).toBe(true);
+  });
+
   it('found from the payment intent of an invoice payment (invoice_payment.paid)', async () => {
     const { handle, invoiceId } = await overdueAccount();
     const paymentIntent = newId('pi');

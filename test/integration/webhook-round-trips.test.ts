@@ -53,6 +53,8 @@ describe('round trips per delivery', () => {
       'COMMIT',
     ]);
     expect(first[1]).toContain('FROM "Invoice" WHERE id =');
+    // A payment failure also reads, in that message, a dispute that came while no ladder ran.
+    expect(first[1]).toContain("type = 'charge.dispute.created'");
     expect(again).toHaveLength(1);
   });
 });

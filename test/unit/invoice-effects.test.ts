@@ -5,6 +5,7 @@ import type Stripe from 'stripe';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { type Db } from '../../src/platform/database.js';
 import { type LadderClient } from '../../src/ladder/client.js';
+import { type OpenDispute } from '../../src/webhook/sql/billing-account.js';
 
 interface StoredInvoice {
   accountId: string;
@@ -42,7 +43,8 @@ vi.mock('../../src/webhook/sql/invoice.js', () => ({
 const { applyPaymentFailed, applySettled, applyUncollectible, customerIdOf, invoiceFacts, SETTLED_STATUSES } =
   await import('../../src/webhook/invoice-effects.js');
 
-const tx = {} as Db;
+// No dispute is open unless a test says so (the webhook reads it with the account's lock).
+let tx: Db & { openDispute: OpenDispute | null };
 const T = (minutes: number) => new Date(Date.UTC(2026, 0, 1, 0, minutes));
 const facts = (overrides: Partial<StoredInvoice['facts']> = {}) => ({
   id: 'in_1',
@@ -53,14 +55,20 @@ const facts = (overrides: Partial<StoredInvoice['facts']> = {}) => ({
   ...overrides,
 });
 
-let ladder: { paymentFailed: ReturnType<typeof vi.fn>; invoiceSettled: ReturnType<typeof vi.fn> };
+let ladder: {
+  paymentFailed: ReturnType<typeof vi.fn>;
+  invoiceSettled: ReturnType<typeof vi.fn>;
+  disputeOpened: ReturnType<typeof vi.fn>;
+};
 let deps: { ladder: LadderClient; minAmountDueCents: number; stripe?: Stripe };
 
 beforeEach(() => {
   table.clear();
+  tx = { openDispute: null } as unknown as typeof tx;
   ladder = {
     paymentFailed: vi.fn(() => Promise.resolve({ runId: 'run' })),
     invoiceSettled: vi.fn(() => Promise.resolve(true)),
+    disputeOpened: vi.fn(() => Promise.resolve(true)),
   };
   deps = { ladder: ladder as unknown as LadderClient, minAmountDueCents: 100 };
 });
@@ -99,6 +107,41 @@ describe('applyPaymentFailed', () => {
       amountDue: 2500,
       currency: 'usd',
     });
+  });
+
+  it('a dispute that came while no ladder ran freezes the ladder the failure starts; none: not a word of it', async () => {
+    expect(await failed(10)).toMatchObject({ outcome: 'ladder started or told' });
+    expect(ladder.disputeOpened).not.toHaveBeenCalled();
+    tx.openDispute = { disputeId: 'dp_1', eventId: 'evt_dispute', at: T(5) };
+    expect(await failed(20)).toEqual({
+      status: 'processed',
+      outcome: 'ladder started or told; frozen by the open dispute',
+    });
+    expect(ladder.disputeOpened).toHaveBeenCalledExactlyOnceWith('acct_1', {
+      disputeId: 'dp_1',
+      eventId: 'evt_dispute',
+      at: T(5).toISOString(),
+    });
+    // After the ladder was told of the failure, never before it exists.
+    expect(ladder.paymentFailed.mock.invocationCallOrder[1]).toBeLessThan(
+      ladder.disputeOpened.mock.invocationCallOrder[0]!,
+    );
+  });
+
+  it("a flagged account whose dispute event the log no longer has is frozen all the same, under the failure's event", async () => {
+    tx.openDispute = { disputeId: null, eventId: null, at: null };
+    await failed(30, 'evt_failed');
+    expect(ladder.disputeOpened).toHaveBeenCalledExactlyOnceWith('acct_1', {
+      disputeId: '(not on record)',
+      eventId: 'evt_failed',
+      at: T(30).toISOString(),
+    });
+  });
+
+  it('no dispute is read or told for a failure that starts no ladder', async () => {
+    tx.openDispute = { disputeId: 'dp_1', eventId: 'evt_dispute', at: T(5) };
+    await failed(10, 'evt_small', facts({ amountRemaining: 50 }));
+    expect(ladder.disputeOpened).not.toHaveBeenCalled();
   });
 
   it('a newer failure, then an older one: the older is stale and leaves the row and the ladder alone', async () => {

@@ -46,3 +46,44 @@ export async function markDisputed(tx: RawDb, accountId: string): Promise<void> 
   await tx.$executeRaw`
     UPDATE "BillingAccount" SET disputed = true, "updatedAt" = ${utcTimestamp(new Date())} WHERE id = ${accountId}`;
 }
+
+/**
+ * A dispute open on an account no ladder holds (its `disputed` flag while `active`: the dispute
+ * came when no ladder ran), as its last dispute event names it. A running ladder was told of its
+ * dispute when it came, and an admin's resume since must stand: those are not read here.
+ */
+export interface OpenDispute {
+  /** Null only when the event log no longer has the dispute's event. */
+  disputeId: string | null;
+  eventId: string | null;
+  at: Date | null;
+}
+
+/** The statement openDispute sends, for a caller that reads it in a batch of its own. */
+export const OPEN_DISPUTE_SQL = (literal: (value: string) => string, accountId: string) => `
+  SELECT e."objectId" AS "disputeId", e.id AS "eventId", e."createdAt" AS at
+  FROM "BillingAccount" a
+  LEFT JOIN LATERAL (
+    SELECT id, "objectId", "createdAt" FROM "StripeEventLog"
+    WHERE "accountId" = a.id AND type = 'charge.dispute.created' AND status = 'processed'
+    ORDER BY "receivedAt" DESC, id DESC LIMIT 1
+  ) e ON true
+  WHERE a.id = ${literal(accountId)} AND a.disputed AND a.state = 'active'`;
+
+/** A transaction that already read the account's open dispute (in its first round trip) carries it. */
+export type WithOpenDispute = RawDb & { openDispute?: OpenDispute | null };
+
+/** The dispute open on an account no ladder holds, or null. */
+export async function openDispute(tx: WithOpenDispute, accountId: string): Promise<OpenDispute | null> {
+  if (tx.openDispute !== undefined) return tx.openDispute;
+  const rows = await tx.$queryRaw<OpenDispute[]>`
+    SELECT e."objectId" AS "disputeId", e.id AS "eventId", e."createdAt" AS at
+    FROM "BillingAccount" a
+    LEFT JOIN LATERAL (
+      SELECT id, "objectId", "createdAt" FROM "StripeEventLog"
+      WHERE "accountId" = a.id AND type = 'charge.dispute.created' AND status = 'processed'
+      ORDER BY "receivedAt" DESC, id DESC LIMIT 1
+    ) e ON true
+    WHERE a.id = ${accountId} AND a.disputed AND a.state = 'active'`;
+  return rows[0] ?? null;
+}
