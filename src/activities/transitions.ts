@@ -30,6 +30,10 @@ export interface TransitionInput {
   restore?: { reason: RestoreReason; actor: string | null; note: string | null };
 }
 
+/** The ladder's policy and mode, on the account row (absent from ladders scheduled before it). */
+const policyColumns = (policy: TransitionInput['policy']) =>
+  policy ? { policyVersion: policy.version, policyDryRun: policy.dryRun } : {};
+
 /** The account columns a restore writes about itself: the last restore, history not state. */
 function restoreColumns(input: TransitionInput) {
   if (input.to !== 'active') return {};
@@ -88,6 +92,34 @@ async function stillInForce(tx: Prisma.TransactionClient, input: TransitionInput
   return row.state;
 }
 
+/** A step's audit row as the ladder's activities write it, keyed by (workflowId, runId, step). */
+interface StepRow {
+  accountId: string;
+  workflowId: string;
+  runId: string;
+  step: string;
+  at: string;
+  kind: string;
+  actor: string;
+  reason?: string | null;
+  dryRun?: boolean;
+  detail?: Record<string, unknown>;
+}
+
+const eventOf = (row: StepRow): Prisma.BillingEnforcementEventUncheckedCreateInput => ({
+  accountId: row.accountId,
+  kind: row.kind,
+  step: row.step,
+  actor: row.actor,
+  reason: row.reason ?? null,
+  dryRun: row.dryRun ?? false,
+  detail: (row.detail ?? {}) as Prisma.InputJsonValue,
+  idempotencyKey: stepKey(row),
+  workflowId: row.workflowId,
+  runId: row.runId,
+  occurredAt: new Date(row.at),
+});
+
 export function transitionActivities(
   deps: { db: PrismaClient; logger: Logger },
   shared: { audit: AuditHelpers; enforcing: Enforcing },
@@ -95,86 +127,71 @@ export function transitionActivities(
   const { db, logger } = deps;
   const { audit, enforcing } = shared;
 
-  async function applyTransition(input: TransitionInput, kind: string): Promise<{ applied: boolean }> {
-    await audit.requireAccount(input.accountId);
-    const at = new Date(input.at);
-    const idempotencyKey = stepKey(input);
+  /**
+   * A step's audit row and its change to the account, in one transaction: a retried activity
+   * finds the row and changes nothing.
+   */
+  async function onceWithAudit(
+    row: StepRow,
+    change: (tx: Prisma.TransactionClient) => Promise<void>,
+  ): Promise<{ applied: boolean }> {
+    await audit.requireAccount(row.accountId);
     return db.$transaction(async (tx) => {
-      const wrote = await writeEventOnce(tx, {
-        accountId: input.accountId,
-        kind,
-        step: input.step,
-        actor: input.actor ?? 'workflow',
-        reason: input.reason ?? null,
-        dryRun: input.dryRun,
-        detail: (input.restore
-          ? { ...input.detail, restore: input.restore }
-          : (input.detail ?? {})) as Prisma.InputJsonValue,
-        idempotencyKey,
-        workflowId: input.workflowId,
-        runId: input.runId,
-        occurredAt: at,
-      });
-      if (!wrote) return { applied: false };
-      const inForce = await stillInForce(tx, input);
-      const from = allowedFrom(input.to);
-      const updated = await tx.billingAccount.updateMany({
-        where: { id: input.accountId, ...(from === 'any' ? {} : { state: { in: from } }) },
-        data: {
-          state: input.to,
-          // A real transition (or any restore) puts the state back in force; a dry-run one after
-          // the brake leaves the rung that was enforced for real as it is.
-          ...(input.to === 'active' || !input.dryRun
-            ? { enforcedState: null }
-            : inForce
-              ? { enforcedState: inForce }
-              : {}),
-          workflowId: input.workflowId,
-          ...(input.policy ? { policyVersion: input.policy.version, policyDryRun: input.policy.dryRun } : {}),
-          ...stateColumns(input.to, at, input.retainUntil),
-          ...restoreColumns(input),
-        },
-      });
-      if (updated.count === 0) {
-        logger.warn(
-          { accountId: input.accountId, to: input.to, step: input.step },
-          'account was not in an expected state for this transition',
-        );
-      }
+      if (!(await writeEventOnce(tx, eventOf(row)))) return { applied: false };
+      await change(tx);
       return { applied: true };
     });
+  }
+
+  function applyTransition(input: TransitionInput, kind: string): Promise<{ applied: boolean }> {
+    const at = new Date(input.at);
+    const detail = input.restore ? { ...input.detail, restore: input.restore } : input.detail;
+    return onceWithAudit(
+      { ...input, kind, actor: input.actor ?? 'workflow', ...(detail ? { detail } : {}) },
+      async (tx) => {
+        const inForce = await stillInForce(tx, input);
+        const from = allowedFrom(input.to);
+        const updated = await tx.billingAccount.updateMany({
+          where: { id: input.accountId, ...(from === 'any' ? {} : { state: { in: from } }) },
+          data: {
+            state: input.to,
+            // A real transition (or any restore) puts the state back in force; a dry-run one after
+            // the brake leaves the rung that was enforced for real as it is.
+            ...(input.to === 'active' || !input.dryRun
+              ? { enforcedState: null }
+              : inForce
+                ? { enforcedState: inForce }
+                : {}),
+            workflowId: input.workflowId,
+            ...policyColumns(input.policy),
+            ...stateColumns(input.to, at, input.retainUntil),
+            ...restoreColumns(input),
+          },
+        });
+        if (updated.count === 0) {
+          logger.warn(
+            { accountId: input.accountId, to: input.to, step: input.step },
+            'account was not in an expected state for this transition',
+          );
+        }
+      },
+    );
   }
 
   /**
    * A rung landed for real where the ladder already stands (after a switch from dry-run to
    * enforce): the state stays, the rung enforced for real moves up to it, with its audit row.
    */
-  async function applyRealRung(input: TransitionInput): Promise<{ applied: boolean }> {
-    await audit.requireAccount(input.accountId);
-    return db.$transaction(async (tx) => {
-      const wrote = await writeEventOnce(tx, {
-        accountId: input.accountId,
-        kind: `transition_for_real:${input.to}`,
-        step: input.step,
-        actor: 'workflow',
-        reason: input.reason ?? null,
-        dryRun: input.dryRun,
-        detail: (input.detail ?? {}) as Prisma.InputJsonValue,
-        idempotencyKey: stepKey(input),
-        workflowId: input.workflowId,
-        runId: input.runId,
-        occurredAt: new Date(input.at),
-      });
-      if (!wrote) return { applied: false };
-      await tx.billingAccount.updateMany({
-        where: { id: input.accountId, state: { not: 'active' } },
-        data: {
-          enforcedState: input.to,
-          ...(input.policy ? { policyVersion: input.policy.version, policyDryRun: input.policy.dryRun } : {}),
-        },
-      });
-      return { applied: true };
-    });
+  function applyRealRung(input: TransitionInput): Promise<{ applied: boolean }> {
+    return onceWithAudit(
+      { ...input, kind: `transition_for_real:${input.to}`, actor: 'workflow' },
+      async (tx) => {
+        await tx.billingAccount.updateMany({
+          where: { id: input.accountId, state: { not: 'active' } },
+          data: { enforcedState: input.to, ...policyColumns(input.policy) },
+        });
+      },
+    );
   }
 
   /**
@@ -183,23 +200,8 @@ export function transitionActivities(
    * enforce, nothing is in force for real until the owed rungs land (the first lands at once);
    * the brake keeps what was in force as it is.
    */
-  async function applyPolicyAdoption(input: PolicyAdoptionInput): Promise<{ applied: boolean }> {
-    await audit.requireAccount(input.accountId);
-    return db.$transaction(async (tx) => {
-      const wrote = await writeEventOnce(tx, {
-        accountId: input.accountId,
-        kind: 'admin_apply_policy',
-        step: input.step,
-        actor: input.actor,
-        reason: input.reason ?? null,
-        dryRun: input.dryRun ?? false,
-        detail: (input.detail ?? {}) as Prisma.InputJsonValue,
-        idempotencyKey: stepKey(input),
-        workflowId: input.workflowId,
-        runId: input.runId,
-        occurredAt: new Date(input.at),
-      });
-      if (!wrote) return { applied: false };
+  function applyPolicyAdoption(input: PolicyAdoptionInput): Promise<{ applied: boolean }> {
+    return onceWithAudit({ ...input, kind: 'admin_apply_policy' }, async (tx) => {
       const row = await tx.billingAccount.findUniqueOrThrow({
         where: { id: input.accountId },
         select: { state: true, enforcedState: true },
@@ -213,12 +215,10 @@ export function transitionActivities(
       await tx.billingAccount.update({
         where: { id: input.accountId },
         data: {
-          policyVersion: input.policy.version,
-          policyDryRun: input.policy.dryRun,
+          ...policyColumns(input.policy),
           ...(row.state === 'active' ? {} : { enforcedState: inForce }),
         },
       });
-      return { applied: true };
     });
   }
 
@@ -251,51 +251,31 @@ export function transitionActivities(
     },
 
     async flagDeletionReview(input: AuditInput & { dueAt: string }): Promise<{ applied: boolean }> {
-      return enforcing('flag deletion review', input, stepKey(input), async () => {
-        await audit.requireAccount(input.accountId);
-        return db.$transaction(async (tx) => {
-          const wrote = await writeEventOnce(tx, {
-            accountId: input.accountId,
+      return enforcing('flag deletion review', input, stepKey(input), () =>
+        onceWithAudit(
+          {
+            ...input,
             kind: 'deletion_review_due',
-            step: input.step,
             actor: 'workflow',
-            dryRun: input.dryRun ?? false,
+            reason: null,
             detail: {
               dueAt: input.dueAt,
               note: 'Eligible for deletion review. Nothing is deleted automatically.',
             },
-            idempotencyKey: stepKey(input),
-            workflowId: input.workflowId,
-            runId: input.runId,
-            occurredAt: new Date(input.at),
-          });
-          if (wrote) {
+          },
+          async (tx) => {
             await tx.billingAccount.updateMany({
               where: { id: input.accountId, state: 'retained' },
               data: { deletionReviewDueAt: new Date(input.dueAt) },
             });
-          }
-          return { applied: wrote };
-        });
-      }).then(countTransition('deletion_review_due', input.dryRun ?? false));
+          },
+        ),
+      ).then(countTransition('deletion_review_due', input.dryRun ?? false));
     },
 
     async recordAudit(input: AuditInput): Promise<{ applied: boolean }> {
       await audit.requireAccount(input.accountId);
-      const applied = await writeEventOnce(db, {
-        accountId: input.accountId,
-        kind: input.kind,
-        step: input.step,
-        actor: input.actor,
-        reason: input.reason ?? null,
-        dryRun: input.dryRun ?? false,
-        detail: (input.detail ?? {}) as Prisma.InputJsonValue,
-        idempotencyKey: stepKey(input),
-        workflowId: input.workflowId,
-        runId: input.runId,
-        occurredAt: new Date(input.at),
-      });
-      return { applied };
+      return { applied: await writeEventOnce(db, eventOf(input)) };
     },
   };
 }
