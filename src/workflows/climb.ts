@@ -37,13 +37,9 @@ async function effectiveDryRun(ladder: LadderState): Promise<boolean> {
   return flags.exempt;
 }
 
-export async function audit(
-  ladder: LadderState,
-  kind: string,
-  mark: AdminInput,
-  detail: Record<string, unknown> = {},
-) {
-  await act(ENFORCE, `Audit ${kind}`).recordAudit({
+/** An audit row's input: the step it is written under, who and why. */
+function auditRow(ladder: LadderState, kind: string, mark: AdminInput, detail: Record<string, unknown>) {
+  return {
     accountId: ladder.accountId,
     ...run(),
     step: ladder.nextStep(kind),
@@ -53,7 +49,16 @@ export async function audit(
     reason: mark.reason,
     dryRun: ladder.policy.dryRun,
     detail,
-  });
+  };
+}
+
+export async function audit(
+  ladder: LadderState,
+  kind: string,
+  mark: AdminInput,
+  detail: Record<string, unknown> = {},
+) {
+  await act(ENFORCE, `Audit ${kind}`).recordAudit(auditRow(ladder, kind, mark, detail));
 }
 
 /** The adopted policy and its audit row, written to the account together (messages.ts). */
@@ -63,19 +68,10 @@ export async function recordPolicyAdoption(
   from: { version: string; dryRun: boolean },
   detail: Record<string, unknown>,
 ) {
-  const kind = 'admin_apply_policy';
   await act(ENFORCE, 'Record the adopted policy').recordPolicyAdoption({
-    accountId: ladder.accountId,
-    ...run(),
-    step: ladder.nextStep(kind),
-    kind,
-    at: nowIso(),
-    actor: mark.actor,
-    reason: mark.reason,
-    dryRun: ladder.policy.dryRun,
+    ...auditRow(ladder, 'admin_apply_policy', mark, detail),
     from: { version: from.version, dryRun: from.dryRun },
     policy: { version: ladder.policy.version, dryRun: ladder.policy.dryRun },
-    detail,
   });
 }
 
