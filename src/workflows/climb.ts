@@ -82,11 +82,12 @@ export async function recordPolicyAdoption(
  */
 export const REAL_RUNGS_RECORDED_PATCH = 'real-rungs-recorded';
 
-/** A rung landed for real where the ladder already stands: the state stays, the gates move up. */
-async function writeRealRung(ladder: LadderState, to: BillingState, dryRun: boolean): Promise<Step> {
-  const step = ladder.nextStep(`${to.replace('_', '-')}-for-real`);
-  const at = nowIso();
-  await act(ENFORCE, `Record ${to} landed for real`).recordRealRung({
+/**
+ * A step's input for the transition activities. The policy goes to the account row with every
+ * step, so the database names the policy this ladder runs (and its mode), not the service's.
+ */
+function stepInput(ladder: LadderState, to: BillingState, { dryRun, step, at }: Step) {
+  return {
     accountId: ladder.accountId,
     ...run(),
     step,
@@ -94,8 +95,14 @@ async function writeRealRung(ladder: LadderState, to: BillingState, dryRun: bool
     dryRun,
     to,
     policy: { version: ladder.policy.version, dryRun: ladder.policy.dryRun },
-  });
-  return { dryRun, step, at };
+  };
+}
+
+/** A rung landed for real where the ladder already stands: the state stays, the gates move up. */
+async function writeRealRung(ladder: LadderState, to: BillingState, dryRun: boolean): Promise<Step> {
+  const step: Step = { dryRun, step: ladder.nextStep(`${to.replace('_', '-')}-for-real`), at: nowIso() };
+  await act(ENFORCE, `Record ${to} landed for real`).recordRealRung(stepInput(ladder, to, step));
+  return step;
 }
 
 async function transition(ladder: LadderState, to: BillingState): Promise<Step> {
@@ -110,16 +117,9 @@ async function writeTransition(
 ): Promise<Step> {
   const step = fixed?.step ?? ladder.nextStep(to);
   const at = fixed?.at ?? nowIso();
-  // The policy goes to the account row with every transition, so the database names the policy
-  // this ladder runs (and its mode), not the service's current one; a restore says why.
+  // A restore says why.
   const base = {
-    accountId: ladder.accountId,
-    ...run(),
-    step,
-    at,
-    dryRun,
-    to,
-    policy: { version: ladder.policy.version, dryRun: ladder.policy.dryRun },
+    ...stepInput(ladder, to, { dryRun, step, at }),
     ...(to === 'active' ? { restore: restoreOf(ladder) } : {}),
   };
   if (to === 'retained') {
