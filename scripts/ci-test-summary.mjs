@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 
 const files = process.argv.slice(2);
 if (files.length === 0) {
-  console.error('usage: node .ci/summary.mjs REPORT.json [REPORT.json ...]');
+  console.error('usage: node scripts/ci-test-summary.mjs REPORT.json [REPORT.json ...]');
   process.exit(2);
 }
 
