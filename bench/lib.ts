@@ -151,7 +151,10 @@ export function spawnService(
   nodeFlags: readonly string[] = [],
 ) {
   return new Promise<ChildService>((resolve, reject) => {
-    const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', entry, ...args], {
+    // To see where a service spends its time: BENCH_SERVICE_NODE_FLAGS='--cpu-prof
+    // --cpu-prof-dir=/tmp/prof' npm run bench -- … writes a profile per process at its exit.
+    const extraFlags = process.env.BENCH_SERVICE_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
+    const child = spawn(process.execPath, [...nodeFlags, ...extraFlags, '--import', 'tsx', entry, ...args], {
       cwd: projectRoot,
       env,
       stdio: ['ignore', 'pipe', 'pipe'],

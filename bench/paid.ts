@@ -19,12 +19,14 @@ import { projectRoot } from '../src/dev/toolchain.js';
 import { simulatedEvent } from '../src/webhook/event-builders.js';
 import {
   closedLoop,
+  cpuMs,
   freePort,
   httpReady,
   latencySummary,
   postWebhook,
   progress,
   round,
+  sampleRss,
   serviceEnv,
   sleep,
   spawnService,
@@ -126,10 +128,12 @@ export async function runPaid(options: PaidOptions) {
         DISCORD_RATE_PER_SECOND: String(notifyRate),
         // Stopping the phase's worker must not wait for its queued notifications' slots.
         WORKER_SHUTDOWN_GRACE_SECONDS: '1',
+        ...(process.env.EXP_CACHE ? { WORKER_MAX_CACHED_WORKFLOWS: process.env.EXP_CACHE } : {}),
       },
     });
     let worker: ChildService | undefined;
     let service: ChildService | undefined;
+    let stopSampling: (() => { peakMb: number; lastMb: number | null }) | undefined;
     try {
       worker = await spawnService(
         path.join(projectRoot, 'src/worker.ts'),
@@ -139,6 +143,8 @@ export async function runPaid(options: PaidOptions) {
         [],
         WORKER_NODE_FLAGS,
       );
+      const rss = sampleRss(worker.pid);
+      stopSampling = () => rss.stop();
       service = await spawnService(
         path.join(projectRoot, 'src/api/main.ts'),
         { ...env, LOG_LEVEL: 'warn' },
@@ -198,6 +204,7 @@ export async function runPaid(options: PaidOptions) {
       const queuedAtFirstPayment = await queuedSuspensionNotices(ids);
 
       progress(`paid: ${rate}/s: every account suspended; paying them at ${rate}/s`);
+      const cpuBefore = { worker: cpuMs(worker.pid), service: cpuMs(service.pid) };
       const sent: { id: string; at: number; answeredAt: number; status: number }[] = [];
       const start = Date.now();
       const paidAt = Math.floor(Date.now() / 1000);
@@ -226,6 +233,14 @@ export async function runPaid(options: PaidOptions) {
         { timeoutMs: options.timeoutMs, everyMs: 250 },
       );
       if (!restored.met) throw new Error(`only ${restored.value} of ${ids.length} accounts were restored`);
+      const perPayment = (after: number | null, before: number | null) =>
+        after === null || before === null ? null : round((after - before) / ids.length, 2);
+      // Up to the last restore: the restores' emails and posts still queued are not counted.
+      const cpuPerPaymentMs = {
+        worker: perPayment(cpuMs(worker.pid), cpuBefore.worker),
+        service: perPayment(cpuMs(service.pid), cpuBefore.service),
+      };
+      const workerRss = stopSampling?.();
 
       const rows = await db.billingAccount.findMany({
         where: { id: { in: ids } },
@@ -281,6 +296,8 @@ export async function runPaid(options: PaidOptions) {
         backOnlineMs: backOnline,
         backOnlineWhileQueuedMs: whileQueued.length ? latencySummary(whileQueued) : null,
         p99Met: backOnline.p99 < 2000,
+        cpuPerPaymentMs,
+        workerRssPeakMb: workerRss?.peakMb ?? null,
         whereTheTimeGoesMs: {
           webhookAnswered: latencySummary(webhook),
           answeredToTransitionActive: latencySummary(toTransition),
@@ -288,6 +305,7 @@ export async function runPaid(options: PaidOptions) {
         },
       };
     } finally {
+      stopSampling?.();
       await service?.stop();
       await worker?.stop();
     }

@@ -29,6 +29,10 @@ const program = new Command()
     '--herd-rate-scale <factor>',
     'multiply the notification rates in the herd (a full herd at the real rates takes hours)',
   )
+  .option(
+    '--paid-rates <list>',
+    'payments per second in the paid benchmark, comma-separated (default 1,10,50)',
+  )
   .option('--policy-ladders <n>', 'ladders in the policy benchmark (default 2000, quick 200)')
   .option(
     '--herd-rungs <n>',
@@ -48,6 +52,7 @@ const opts = program.opts<{
   herdRateScale?: string;
   herdRungs?: string;
   policyLadders?: string;
+  paidRates?: string;
 }>();
 const herdRungs = opts.herdRungs === undefined ? undefined : Number(opts.herdRungs);
 if (herdRungs !== undefined && ![1, 2, 3].includes(herdRungs)) {
@@ -57,6 +62,11 @@ if (herdRungs !== undefined && ![1, 2, 3].includes(herdRungs)) {
 const herdRateScale = opts.herdRateScale === undefined ? undefined : Number(opts.herdRateScale);
 if (herdRateScale !== undefined && !(herdRateScale > 0)) {
   process.stderr.write(`--herd-rate-scale must be a number > 0, got ${opts.herdRateScale}\n`);
+  process.exit(2);
+}
+const paidRates = opts.paidRates?.split(',').map((r) => Number(r.trim()));
+if (paidRates?.some((r) => !(r > 0))) {
+  process.stderr.write(`--paid-rates must be numbers > 0, comma-separated, got ${opts.paidRates}\n`);
   process.exit(2);
 }
 const quick = opts.quick ?? false;
@@ -212,7 +222,7 @@ for (const name of selected) {
         results.gates = await runGates(quick);
         break;
       case 'paid':
-        results.paid = await runPaid(paidDefaults(quick));
+        results.paid = await runPaid({ ...paidDefaults(quick), ...(paidRates ? { rates: paidRates } : {}) });
         break;
       case 'policy':
         results.policy = await runPolicy({
