@@ -48,6 +48,12 @@ export interface PaidOptions {
   /** The notification queues' rate is half the payment rate, at least this (the quick run's climb). */
   minNotificationRate: number;
   timeoutMs: number;
+  /**
+   * The worker's WORKER_MAX_CACHED_WORKFLOWS. Default: every ladder of the phase, at least the
+   * service's default (250): the runbook's sizing, a cache that holds the ladders a burst of
+   * payments may reach. Smaller, a payment first replays its ladder's history.
+   */
+  workerCachedWorkflows?: number;
 }
 
 export const paidDefaults = (quick: boolean): PaidOptions =>
@@ -83,7 +89,7 @@ export async function runPaid(options: PaidOptions) {
   return {
     what: 'invoice.paid delivery → backups unblocked, suspension lifted, servers started (recording server control: no hypervisor boot)',
     setup:
-      'dev server; src/worker.ts and src/api/main.ts as child processes, ENFORCEMENT_MODE=enforce, recording adapters; policy: final warning 1 s after overdue, suspension 1 s later; notification queues at half the payment rate',
+      "dev server; src/worker.ts and src/api/main.ts as child processes, ENFORCEMENT_MODE=enforce, recording adapters, WORKER_MAX_CACHED_WORKFLOWS per phase (default: the phase's accounts, at least 250); policy: final warning 1 s after overdue, suspension 1 s later; notification queues at half the payment rate",
     targetP99Ms: 2000,
     ...phases,
   };
@@ -93,6 +99,7 @@ export async function runPaid(options: PaidOptions) {
     const prefix = `paid_r${rate}`;
     const taskQueue = `billing-paid-r${rate}`;
     const notifyRate = Math.max(rate / 2, options.minNotificationRate);
+    const cache = options.workerCachedWorkflows ?? Math.max(250, accounts);
     progress(`paid: ${rate}/s: ${accounts} accounts, notification queues at ${notifyRate}/s`);
     await db.billingAccount.createMany({
       data: Array.from({ length: accounts }, (_, i) => ({
@@ -128,7 +135,7 @@ export async function runPaid(options: PaidOptions) {
         DISCORD_RATE_PER_SECOND: String(notifyRate),
         // Stopping the phase's worker must not wait for its queued notifications' slots.
         WORKER_SHUTDOWN_GRACE_SECONDS: '1',
-        ...(process.env.EXP_CACHE ? { WORKER_MAX_CACHED_WORKFLOWS: process.env.EXP_CACHE } : {}),
+        WORKER_MAX_CACHED_WORKFLOWS: String(cache),
       },
     });
     let worker: ChildService | undefined;
@@ -284,6 +291,7 @@ export async function runPaid(options: PaidOptions) {
       // worker stops (the next phase has its own queues), so they load no other phase.
       return {
         accounts,
+        workerCachedWorkflows: cache,
         paid: ids.length,
         paymentsPerSecond: rate,
         achievedPaymentsPerSecond: round(

@@ -33,6 +33,10 @@ const program = new Command()
     '--paid-rates <list>',
     'payments per second in the paid benchmark, comma-separated (default 1,10,50)',
   )
+  .option(
+    '--paid-worker-cache <n>',
+    "the worker's WORKER_MAX_CACHED_WORKFLOWS in the paid benchmark (default: each phase's accounts, at least 250)",
+  )
   .option('--policy-ladders <n>', 'ladders in the policy benchmark (default 2000, quick 200)')
   .option(
     '--herd-rungs <n>',
@@ -53,6 +57,7 @@ const opts = program.opts<{
   herdRungs?: string;
   policyLadders?: string;
   paidRates?: string;
+  paidWorkerCache?: string;
 }>();
 const herdRungs = opts.herdRungs === undefined ? undefined : Number(opts.herdRungs);
 if (herdRungs !== undefined && ![1, 2, 3].includes(herdRungs)) {
@@ -67,6 +72,11 @@ if (herdRateScale !== undefined && !(herdRateScale > 0)) {
 const paidRates = opts.paidRates?.split(',').map((r) => Number(r.trim()));
 if (paidRates?.some((r) => !(r > 0))) {
   process.stderr.write(`--paid-rates must be numbers > 0, comma-separated, got ${opts.paidRates}\n`);
+  process.exit(2);
+}
+const paidWorkerCache = opts.paidWorkerCache === undefined ? undefined : Number(opts.paidWorkerCache);
+if (paidWorkerCache !== undefined && !(Number.isInteger(paidWorkerCache) && paidWorkerCache >= 0)) {
+  process.stderr.write(`--paid-worker-cache must be a whole number >= 0, got ${opts.paidWorkerCache}\n`);
   process.exit(2);
 }
 const quick = opts.quick ?? false;
@@ -222,7 +232,11 @@ for (const name of selected) {
         results.gates = await runGates(quick);
         break;
       case 'paid':
-        results.paid = await runPaid({ ...paidDefaults(quick), ...(paidRates ? { rates: paidRates } : {}) });
+        results.paid = await runPaid({
+          ...paidDefaults(quick),
+          ...(paidRates ? { rates: paidRates } : {}),
+          ...(paidWorkerCache !== undefined ? { workerCachedWorkflows: paidWorkerCache } : {}),
+        });
         break;
       case 'policy':
         results.policy = await runPolicy({
