@@ -17,12 +17,14 @@ import { createEnforcing } from './enforcing.js';
 import { transitionActivities } from './transitions.js';
 import { createNotificationLedger } from './notification-ledger.js';
 import { notificationActivities } from './send-notifications.js';
+import { restoreAccessActivity } from './restore-access.js';
 import { serverActivities } from './servers.js';
 
 export { AccountNotFoundError } from './errors.js';
 export { redactEmailAddresses, type DiscordInput } from './chat-message.js';
 export { type TransitionInput, type AuditInput } from './transitions.js';
 export { type EmailInput } from './send-notifications.js';
+export { type RestoreAccessInput, type RestoreAccessResult } from './restore-access.js';
 export { type NotificationOutcome } from './notification-ledger.js';
 
 export interface ActivityDeps {
@@ -46,10 +48,13 @@ export function createActivities(deps: ActivityDeps) {
     chat: deps.chat,
     sentStatus: deps.chat.kind === 'recording' ? 'logged' : 'sent',
   });
+  const transitions = transitionActivities(deps, { audit, enforcing });
+  const servers = serverActivities(deps, { audit, enforcing });
   return {
-    ...transitionActivities(deps, { audit, enforcing }),
+    ...transitions,
     ...notificationActivities(deps, { audit, ledger, chatMessage, digest }),
-    ...serverActivities(deps, { audit, enforcing }),
+    ...servers,
+    ...restoreAccessActivity({ ...transitions, ...servers }),
     ...circuitBreakerActivities(deps),
   };
 }

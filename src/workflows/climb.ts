@@ -382,6 +382,12 @@ function restoreOf(ladder: LadderState): Omit<RestoreRecord, 'at'> {
   };
 }
 
+/**
+ * Ladders that restore in one activity (restoreAccess: the transition and both lifts, one task
+ * and one workflow task where there were four of each). Recorded ladders replay the four.
+ */
+export const RESTORE_IN_ONE_ACTIVITY_PATCH = 'restore-in-one-activity';
+
 /** Lifts everything the ladder enforced and ends the workflow. */
 export async function restore(ladder: LadderState): Promise<EnforcementResult> {
   ladder.finishing = true;
@@ -423,7 +429,25 @@ export async function restore(ladder: LadderState): Promise<EnforcementResult> {
       return `servers started [${servers.started.join(', ')}]`;
     };
     let step: Step;
-    if (preempts) {
+    if (preempts && patched(RESTORE_IN_ONE_ACTIVITY_PATCH)) {
+      const fixed = { step: ladder.nextStep('active'), at: nowIso() };
+      // The activity decides the transition's dry run (the account's flags): not sent.
+      const { dryRun: _decidedThere, ...transition } = stepInput(ladder, 'active', {
+        ...fixed,
+        dryRun: false,
+      });
+      const result = await act(SERVERS, 'Restore access: state, backups, servers').restoreAccess({
+        accountId: ladder.accountId,
+        ...run(),
+        ...fixed,
+        backupsKey: `${ladder.ladderKey}:${fixed.step}:backups`,
+        restart: policy.restartServersOnRestore,
+        transition: { ...transition, restore: restoreOf(ladder) },
+      });
+      ladder.s.state = 'active';
+      step = { ...fixed, dryRun: result.dryRun };
+      actions.push(...result.actions);
+    } else if (preempts) {
       const fixed = { step: ladder.nextStep('active'), at: nowIso() };
       const transitioned = effectiveDryRun(ladder).then((dryRun) =>
         writeTransition(ladder, 'active', dryRun, fixed),

@@ -26,7 +26,13 @@ import {
 
 const LADDERS = 12;
 /** Activities that call a provider (email, Discord, Proxmox) have the `provider` point too. */
-const PROVIDER_CALLS = new Set(['sendCustomerEmail', 'notifyDiscord', 'suspendServers', 'restoreServers']);
+const PROVIDER_CALLS = new Set([
+  'sendCustomerEmail',
+  'notifyDiscord',
+  'suspendServers',
+  'restoreServers',
+  'restoreAccess',
+]);
 
 describe('worker killed with SIGKILL at every kill point of every activity of every rung', () => {
   let rig: SigkillRig;

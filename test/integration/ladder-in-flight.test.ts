@@ -39,7 +39,7 @@ function gate() {
 /** A worker whose activity `name` waits at a gate before doing its real work. */
 async function workerHeldAt(
   env: TestWorkflowEnvironment,
-  name: 'markRetained' | 'flagDeletionReview' | 'restoreServers',
+  name: 'markRetained' | 'flagDeletionReview' | 'restoreAccess',
 ) {
   const activities = createActivities(recordingDeps());
   const held = gate();
@@ -175,7 +175,7 @@ describe('admin messages during a rung in progress', () => {
   });
 
   it('a payment failing while the ladder restores is not dropped: a fresh ladder starts for it', async () => {
-    const { runUntil, taskQueue, held } = await workerHeldAt(env, 'restoreServers');
+    const { runUntil, taskQueue, held } = await workerHeldAt(env, 'restoreAccess');
     const { accountId, invoiceIds } = await seedAccount({ invoices: [{}, {}] });
     await runUntil(async () => {
       const handle = await startLadder(env, taskQueue, accountId, invoiceIds[0]!);

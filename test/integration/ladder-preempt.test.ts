@@ -146,7 +146,7 @@ describe('a payment preempts the rung in progress', () => {
         'email:suspended: dropped, settled before it was sent',
         'discord:billing: dropped, settled before it was sent',
       ]);
-      await recordHistory(handle, 'paid-while-notifications-queued');
+      await recordHistory(handle, 'paid-while-notifications-queued-restored-in-one-activity');
     });
 
     // The customer hears that access is back, never that it was taken after they paid.
@@ -216,7 +216,7 @@ describe('a payment preempts the enforcement of the rung in progress', () => {
             'rung_preempted',
             'restored',
           ]);
-          if (nth === 1) await recordHistory(handle, 'paid-during-suspension-flag-read');
+          if (nth === 1) await recordHistory(handle, 'paid-during-suspension-flag-read-restored-in-one-activity');
         } finally {
           opened();
         }
