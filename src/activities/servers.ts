@@ -24,7 +24,7 @@ export function serverActivities(
       runId: string;
     }): Promise<void> {
       await enforcing('set backups blocked', input, input.idempotencyKey, async () => {
-        await audit.requireAccount(input.accountId);
+        await audit.requireAccountFlags(input.accountId);
         if (input.dryRun) {
           await audit.recordWouldDo(
             input,

@@ -135,7 +135,7 @@ export function transitionActivities(
     row: StepRow,
     change: (tx: Prisma.TransactionClient) => Promise<void>,
   ): Promise<{ applied: boolean }> {
-    await audit.requireAccount(row.accountId);
+    await audit.requireAccountFlags(row.accountId);
     return db.$transaction(async (tx) => {
       if (!(await writeEventOnce(tx, eventOf(row)))) return { applied: false };
       await change(tx);
@@ -234,8 +234,7 @@ export function transitionActivities(
     },
 
     async loadAccountFlags(input: { accountId: string }): Promise<{ exempt: boolean; disputed: boolean }> {
-      const account = await audit.requireAccount(input.accountId);
-      return { exempt: account.enforcementExempt, disputed: account.disputed };
+      return audit.requireAccountFlags(input.accountId);
     },
 
     async recordTransition(input: TransitionInput): Promise<{ applied: boolean }> {
@@ -274,7 +273,7 @@ export function transitionActivities(
     },
 
     async recordAudit(input: AuditInput): Promise<{ applied: boolean }> {
-      await audit.requireAccount(input.accountId);
+      await audit.requireAccountFlags(input.accountId);
       return { applied: await writeEventOnce(db, eventOf(input)) };
     },
   };
