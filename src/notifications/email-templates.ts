@@ -27,16 +27,36 @@ export interface RenderedEmail {
 }
 
 /** "USD 25.00": the code, not a symbol, since "$" alone does not say which dollar. */
+// One formatter per currency, made once: building an Intl.NumberFormat costs far more than using
+// one, and every email, Discord post and announcement formats an amount.
+const formatters = new Map<string, Intl.NumberFormat | null>();
+
+function formatterFor(code: string): Intl.NumberFormat | null {
+  let formatter = formatters.get(code);
+  if (formatter === undefined) {
+    try {
+      formatter = new Intl.NumberFormat('en-US', {
+        style: 'currency',
+        currency: code,
+        currencyDisplay: 'code',
+      });
+    } catch {
+      // A code Intl does not know (RangeError): the plain form below.
+      formatter = null;
+    }
+    // Bounded: codes come from Stripe's events, but a stored event could name anything.
+    if (formatters.size < 1000) formatters.set(code, formatter);
+  }
+  return formatter;
+}
+
 export function formatAmount(cents: number | null, currency: string | null): string {
   if (cents === null || !currency) return 'the outstanding balance';
   const code = currency.toUpperCase();
-  try {
-    return new Intl.NumberFormat('en-US', { style: 'currency', currency: code, currencyDisplay: 'code' })
-      .format(cents / 100)
-      .replace(/\u00a0/g, ' ');
-  } catch {
-    return `${(cents / 100).toFixed(2)} ${code}`;
-  }
+  const formatter = formatterFor(code);
+  return formatter
+    ? formatter.format(cents / 100).replace(/\u00a0/g, ' ')
+    : `${(cents / 100).toFixed(2)} ${code}`;
 }
 
 function formatDate(date: Date | null): string {

@@ -68,6 +68,9 @@ describe('customer emails', () => {
     expect(formatAmount(2500, 'usd')).toBe('USD 25.00');
     expect(formatAmount(100000, 'jpy')).toBe('JPY 1,000');
     expect(formatAmount(null, 'usd')).toBe('the outstanding balance');
+    // A code Intl refuses: the plain form, and again once the refusal is remembered.
+    expect(formatAmount(2500, 'dollars')).toBe('25.00 DOLLARS');
+    expect(formatAmount(2500, 'dollars')).toBe('25.00 DOLLARS');
   });
 
   it('every template renders with the preview sample', () => {
